@@ -1,0 +1,3 @@
+"""smsswitch: an SMPP-native, carrier-grade SMS message switch on Trio."""
+
+__version__ = "0.1.0"
