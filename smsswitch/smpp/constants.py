@@ -1,0 +1,290 @@
+"""SMPP 3.4 numbers by their spec names: command ids, statuses, TLV tags, field bits.
+
+Every other module names protocol numbers through this file so that a grep for a spec
+name finds every use. All enums are IntEnum: a decoded PDU carries plain ints, and they
+compare equal to these members.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+#: Bit that turns a request command_id into its response command_id.
+RESPONSE_BIT = 0x80000000
+#: Length of the fixed PDU header (command_length, command_id, command_status, sequence_number).
+HEADER_LENGTH = 16
+#: interface_version we accept and emit (SMPP 3.4).
+SMPP_VERSION_34 = 0x34
+SMPP_VERSION_33 = 0x33
+#: Largest sm_length the 3.4 spec allows for short_message (longer text goes in message_payload).
+SHORT_MESSAGE_MAX = 254
+#: Valid sequence numbers (3.4 section 3.2): 0x00000001 .. 0x7FFFFFFF.
+SEQUENCE_NUMBER_MIN = 0x00000001
+SEQUENCE_NUMBER_MAX = 0x7FFFFFFF
+
+
+class CommandId(IntEnum):
+    """command_id values (SMPP 3.4 section 5.1.2.1); responses are request | 0x80000000."""
+
+    GENERIC_NACK = 0x80000000
+    BIND_RECEIVER = 0x00000001
+    BIND_RECEIVER_RESP = 0x80000001
+    BIND_TRANSMITTER = 0x00000002
+    BIND_TRANSMITTER_RESP = 0x80000002
+    QUERY_SM = 0x00000003
+    QUERY_SM_RESP = 0x80000003
+    SUBMIT_SM = 0x00000004
+    SUBMIT_SM_RESP = 0x80000004
+    DELIVER_SM = 0x00000005
+    DELIVER_SM_RESP = 0x80000005
+    UNBIND = 0x00000006
+    UNBIND_RESP = 0x80000006
+    REPLACE_SM = 0x00000007
+    REPLACE_SM_RESP = 0x80000007
+    CANCEL_SM = 0x00000008
+    CANCEL_SM_RESP = 0x80000008
+    BIND_TRANSCEIVER = 0x00000009
+    BIND_TRANSCEIVER_RESP = 0x80000009
+    OUTBIND = 0x0000000B
+    ENQUIRE_LINK = 0x00000015
+    ENQUIRE_LINK_RESP = 0x80000015
+    SUBMIT_MULTI = 0x00000021
+    SUBMIT_MULTI_RESP = 0x80000021
+    ALERT_NOTIFICATION = 0x00000102
+    DATA_SM = 0x00000103
+    DATA_SM_RESP = 0x80000103
+
+
+class CommandStatus(IntEnum):
+    """command_status values (SMPP 3.4 section 5.1.3), plus the few 5.0 names carriers send."""
+
+    ESME_ROK = 0x00000000
+    ESME_RINVMSGLEN = 0x00000001
+    ESME_RINVCMDLEN = 0x00000002
+    ESME_RINVCMDID = 0x00000003
+    ESME_RINVBNDSTS = 0x00000004
+    ESME_RALYBND = 0x00000005
+    ESME_RINVPRTFLG = 0x00000006
+    ESME_RINVREGDLVFLG = 0x00000007
+    ESME_RSYSERR = 0x00000008
+    ESME_RINVSRCADR = 0x0000000A
+    ESME_RINVDSTADR = 0x0000000B
+    ESME_RINVMSGID = 0x0000000C
+    ESME_RBINDFAIL = 0x0000000D
+    ESME_RINVPASWD = 0x0000000E
+    ESME_RINVSYSID = 0x0000000F
+    ESME_RCANCELFAIL = 0x00000011
+    ESME_RREPLACEFAIL = 0x00000013
+    ESME_RMSGQFUL = 0x00000014
+    ESME_RINVSERTYP = 0x00000015
+    ESME_RINVNUMDESTS = 0x00000033
+    ESME_RINVDLNAME = 0x00000034
+    ESME_RINVDESTFLAG = 0x00000040
+    ESME_RINVSUBREP = 0x00000042
+    ESME_RINVESMCLASS = 0x00000043
+    ESME_RCNTSUBDL = 0x00000044
+    ESME_RSUBMITFAIL = 0x00000045
+    ESME_RINVSRCTON = 0x00000048
+    ESME_RINVSRCNPI = 0x00000049
+    ESME_RINVDSTTON = 0x00000050
+    ESME_RINVDSTNPI = 0x00000051
+    ESME_RINVSYSTYP = 0x00000053
+    ESME_RINVREPFLAG = 0x00000054
+    ESME_RINVNUMMSGS = 0x00000055
+    ESME_RTHROTTLED = 0x00000058
+    ESME_RINVSCHED = 0x00000061
+    ESME_RINVEXPIRY = 0x00000062
+    ESME_RINVDFTMSGID = 0x00000063
+    ESME_RX_T_APPN = 0x00000064
+    ESME_RX_P_APPN = 0x00000065
+    ESME_RX_R_APPN = 0x00000066
+    ESME_RQUERYFAIL = 0x00000067
+    ESME_RINVOPTPARSTREAM = 0x000000C0
+    ESME_ROPTPARNOTALLWD = 0x000000C1
+    ESME_RINVPARLEN = 0x000000C2
+    ESME_RMISSINGOPTPARAM = 0x000000C3
+    ESME_RINVOPTPARAMVAL = 0x000000C4
+    ESME_RDELIVERYFAILURE = 0x000000FE
+    ESME_RUNKNOWNERR = 0x000000FF
+    # SMPP 5.0 names for the same TLV errors (aliases: same values as the 3.4 names above).
+    ESME_RINVTLVSTREAM = 0x000000C0
+    ESME_RTLVNOTALLWD = 0x000000C1
+    ESME_RINVTLVLEN = 0x000000C2
+    ESME_RMISSINGTLV = 0x000000C3
+    ESME_RINVTLVVAL = 0x000000C4
+    # SMPP 5.0 additions that 3.4 carriers commonly return.
+    ESME_RSERTYPUNAUTH = 0x00000100
+    ESME_RPROHIBITED = 0x00000101
+    ESME_RSERTYPUNAVAIL = 0x00000102
+    ESME_RSERTYPDENIED = 0x00000103
+    ESME_RINVDCS = 0x00000104
+    ESME_RINVSRCADDRSUBUNIT = 0x00000105
+    ESME_RINVDSTADDRSUBUNIT = 0x00000106
+
+
+class Tag(IntEnum):
+    """Optional parameter (TLV) tags, SMPP 3.4 section 5.3.2."""
+
+    DEST_ADDR_SUBUNIT = 0x0005
+    DEST_NETWORK_TYPE = 0x0006
+    DEST_BEARER_TYPE = 0x0007
+    DEST_TELEMATICS_ID = 0x0008
+    SOURCE_ADDR_SUBUNIT = 0x000D
+    SOURCE_NETWORK_TYPE = 0x000E
+    SOURCE_BEARER_TYPE = 0x000F
+    SOURCE_TELEMATICS_ID = 0x0010
+    QOS_TIME_TO_LIVE = 0x0017
+    PAYLOAD_TYPE = 0x0019
+    ADDITIONAL_STATUS_INFO_TEXT = 0x001D
+    RECEIPTED_MESSAGE_ID = 0x001E
+    MS_MSG_WAIT_FACILITIES = 0x0030
+    PRIVACY_INDICATOR = 0x0201
+    SOURCE_SUBADDRESS = 0x0202
+    DEST_SUBADDRESS = 0x0203
+    USER_MESSAGE_REFERENCE = 0x0204
+    USER_RESPONSE_CODE = 0x0205
+    SOURCE_PORT = 0x020A
+    DESTINATION_PORT = 0x020B
+    SAR_MSG_REF_NUM = 0x020C
+    LANGUAGE_INDICATOR = 0x020D
+    SAR_TOTAL_SEGMENTS = 0x020E
+    SAR_SEGMENT_SEQNUM = 0x020F
+    SC_INTERFACE_VERSION = 0x0210
+    CALLBACK_NUM_PRES_IND = 0x0302
+    CALLBACK_NUM_ATAG = 0x0303
+    NUMBER_OF_MESSAGES = 0x0304
+    CALLBACK_NUM = 0x0381
+    DPF_RESULT = 0x0420
+    SET_DPF = 0x0421
+    MS_AVAILABILITY_STATUS = 0x0422
+    NETWORK_ERROR_CODE = 0x0423
+    MESSAGE_PAYLOAD = 0x0424
+    DELIVERY_FAILURE_REASON = 0x0425
+    MORE_MESSAGES_TO_SEND = 0x0426
+    MESSAGE_STATE = 0x0427
+    USSD_SERVICE_OP = 0x0501
+    DISPLAY_TIME = 0x1201
+    SMS_SIGNAL = 0x1203
+    MS_VALIDITY = 0x1204
+    ALERT_ON_MESSAGE_DELIVERY = 0x130C
+    ITS_REPLY_TYPE = 0x1380
+    ITS_SESSION_INFO = 0x1383
+
+
+class MessageState(IntEnum):
+    """message_state values (SMPP 3.4 section 5.2.28), used by query_sm_resp and receipts."""
+
+    ENROUTE = 1
+    DELIVERED = 2
+    EXPIRED = 3
+    DELETED = 4
+    UNDELIVERABLE = 5
+    ACCEPTED = 6
+    UNKNOWN = 7
+    REJECTED = 8
+
+
+class Ton(IntEnum):
+    """Type of Number (SMPP 3.4 section 5.2.5)."""
+
+    UNKNOWN = 0x00
+    INTERNATIONAL = 0x01
+    NATIONAL = 0x02
+    NETWORK_SPECIFIC = 0x03
+    SUBSCRIBER_NUMBER = 0x04
+    ALPHANUMERIC = 0x05
+    ABBREVIATED = 0x06
+
+
+class Npi(IntEnum):
+    """Numbering Plan Indicator (SMPP 3.4 section 5.2.6)."""
+
+    UNKNOWN = 0x00
+    ISDN = 0x01  # E.163 / E.164
+    DATA = 0x03  # X.121
+    TELEX = 0x04  # F.69
+    LAND_MOBILE = 0x06  # E.212
+    NATIONAL = 0x08
+    PRIVATE = 0x09
+    ERMES = 0x0A
+    INTERNET = 0x0E  # IP
+    WAP_CLIENT_ID = 0x12
+
+
+class DataCoding(IntEnum):
+    """data_coding values (SMPP 3.4 section 5.2.19)."""
+
+    DEFAULT = 0x00  # SMSC default alphabet, in practice GSM 03.38
+    IA5 = 0x01  # IA5 (CCITT T.50) / ASCII
+    OCTET_UNSPECIFIED_2 = 0x02  # 8-bit binary
+    LATIN_1 = 0x03  # ISO-8859-1
+    OCTET_UNSPECIFIED = 0x04  # 8-bit binary
+    JIS = 0x05  # X 0208-1990
+    CYRILLIC = 0x06  # ISO-8859-5
+    LATIN_HEBREW = 0x07  # ISO-8859-8
+    UCS2 = 0x08  # ISO/IEC-10646
+    PICTOGRAM = 0x09
+    ISO_2022_JP = 0x0A  # music codes
+    EXTENDED_KANJI_JIS = 0x0D  # X 0212-1990
+    KS_C_5601 = 0x0E
+
+
+class DestFlag(IntEnum):
+    """dest_flag in a submit_multi destination (SMPP 3.4 section 5.2.25)."""
+
+    SME_ADDRESS = 1
+    DISTRIBUTION_LIST = 2
+
+
+class PriorityFlag(IntEnum):
+    """priority_flag (SMPP 3.4 section 5.2.14); meaning depends on the network, 0 lowest."""
+
+    LEVEL_0 = 0
+    LEVEL_1 = 1
+    LEVEL_2 = 2
+    LEVEL_3 = 3
+
+
+# esm_class (SMPP 3.4 section 5.2.12): bits 1-0 messaging mode, bits 5-2 message type,
+# bits 7-6 GSM network features.
+ESM_CLASS_MODE_MASK = 0x03
+ESM_CLASS_MODE_DEFAULT = 0x00
+ESM_CLASS_MODE_DATAGRAM = 0x01
+ESM_CLASS_MODE_FORWARD = 0x02
+ESM_CLASS_MODE_STORE_AND_FORWARD = 0x03
+ESM_CLASS_TYPE_MASK = 0x3C
+ESM_CLASS_TYPE_DEFAULT = 0x00
+ESM_CLASS_DELIVERY_RECEIPT = 0x04  # SMSC delivery receipt (deliver_sm)
+ESM_CLASS_DELIVERY_ACK = 0x08  # SME delivery acknowledgement
+ESM_CLASS_MANUAL_ACK = 0x10  # SME manual/user acknowledgement
+ESM_CLASS_CONVERSATION_ABORT = 0x18  # Korean CDMA
+ESM_CLASS_INTERMEDIATE_NOTIFICATION = 0x20
+ESM_CLASS_FEATURES_MASK = 0xC0
+ESM_CLASS_UDHI = 0x40  # short_message starts with a User Data Header
+ESM_CLASS_REPLY_PATH = 0x80
+ESM_CLASS_UDHI_AND_REPLY_PATH = 0xC0
+
+# registered_delivery (SMPP 3.4 section 5.2.17): bits 1-0 SMSC receipt, bits 3-2 SME ack,
+# bit 4 intermediate notification.
+REGISTERED_DELIVERY_RECEIPT_MASK = 0x03
+REGISTERED_DELIVERY_NONE = 0x00
+REGISTERED_DELIVERY_RECEIPT_ALWAYS = 0x01  # on success or failure
+REGISTERED_DELIVERY_RECEIPT_ON_FAILURE = 0x02
+REGISTERED_DELIVERY_SME_ACK_MASK = 0x0C
+REGISTERED_DELIVERY_SME_DELIVERY_ACK = 0x04
+REGISTERED_DELIVERY_SME_MANUAL_ACK = 0x08
+REGISTERED_DELIVERY_SME_BOTH_ACK = 0x0C
+REGISTERED_DELIVERY_INTERMEDIATE_NOTIFICATION = 0x10
+
+# replace_if_present_flag (5.2.18)
+REPLACE_IF_PRESENT_NO = 0
+REPLACE_IF_PRESENT_YES = 1
+
+# ms_availability_status TLV values (5.3.2.30)
+MS_AVAILABLE = 0
+MS_DENIED = 1
+MS_UNAVAILABLE = 2
+
+#: Status codes for which SMPP 3.4 says the answer is generic_nack rather than the command's
+#: own response: the PDU could not be recognised or its length is wrong.
+GENERIC_NACK_STATUSES = frozenset({CommandStatus.ESME_RINVCMDLEN, CommandStatus.ESME_RINVCMDID})
