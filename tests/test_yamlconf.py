@@ -110,8 +110,8 @@ def test_schema_collects_every_error() -> None:
         "e.yaml:2:6: connector: missing required key 'host'",
         "e.yaml:2:7: unknown key 'hots' in connector (hint: did you mean 'host'?)",
         "e.yaml:2:22: must be positive (hint: use 1 or more)",
-        "e.yaml:3:12: expected a string, got an integer",
-        "e.yaml:3:27: expected a string, got an integer",
+        "e.yaml:3:13: expected a string, got an integer",
+        "e.yaml:3:26: expected a string, got an integer",
         "e.yaml:4:1: unknown key 'debg' in config (hint: did you mean 'debug'?)",
     ]
 
