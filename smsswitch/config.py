@@ -179,6 +179,32 @@ class SimulatorConfig:
     receipt_delay: float = 0.5
     id_format: Literal["decimal", "hex"] = "hex"
     final_states: tuple[tuple[str, float], ...] = (("DELIVRD", 1.0),)
+    # The behaviours below are what the carrier simulator can do to a connector (tests, demo).
+    # Where receipts carry the id and state: text body, receipted_message_id/message_state TLVs.
+    receipts_in: Literal["text", "tlv", "both"] = "both"
+    # Ids in receipts in another base than in submit_sm_resp (a real carrier quirk).
+    receipt_id_format: Literal["same", "decimal", "hex"] = "same"
+    # Send the receipt before the submit_sm_resp that carries its id (a race carriers have).
+    receipt_before_response: bool = False
+    # Answer ESME_RTHROTTLED to submits above this many per second over all binds (0 = never).
+    throttle_above: float = 0.0
+    # Answer this fraction of submits with fail_status (0x45 ESME_RSUBMITFAIL by default).
+    fail_fraction: float = 0.0
+    fail_status: int = 0x45
+    # Close a connection abruptly on its Nth submit_sm, leaving that one unanswered (0 = never).
+    drop_every: int = 0
+    # After every stall_after submits (per connection), stop answering anything for stall_for s.
+    stall_after: int = 0
+    stall_for: float = 0.0
+    # Refuse binds (ESME_RBINDFAIL) for this long after the simulator starts.
+    refuse_binds_for: float = 0.0
+    tls: TlsServerConfig | None = None
+    # Outstanding deliver_sm per connection; receipts wait (bounded) while a window is full.
+    window: int = 100
+    max_pending_receipts: int = 1_000_000
+    # How many received submits `received()` keeps (the oldest are forgotten beyond it).
+    keep_received: int = 100_000
+    seed: int | None = None
 
 
 @attrs.frozen

@@ -1,0 +1,97 @@
+"""The connector's bounded job queue, shared by all its sessions.
+
+New jobs wait for room (back-pressure up to the core); jobs coming back from a dead session or
+a throttled/timed-out submit go to the FRONT and never wait: they were admitted once already,
+and refusing them would lose them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
+
+import trio
+
+from smsswitch.carrier.api import SubmitJob
+
+
+class QueueClosed(Exception):
+    """The connector is stopping and takes no new jobs."""
+
+
+class JobQueue:
+    """FIFO of SubmitJobs with a bound on new jobs and a wake-up for idle session writers."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = max(1, maxsize)
+        self._jobs: deque[SubmitJob] = deque()
+        self._space = trio.Event()
+        self._closed = False
+        # Writers with window room that are waiting for work: poked when work arrives.
+        self._idle: set[trio.Event] = set()
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def try_put(self, job: SubmitJob) -> bool:
+        if self._closed or len(self._jobs) >= self.maxsize:
+            return False
+        self._jobs.append(job)
+        self._wake_idle()
+        return True
+
+    async def put(self, job: SubmitJob) -> None:
+        """Append `job`, waiting while the queue is full; QueueClosed once stopping."""
+        while True:
+            if self._closed:
+                raise QueueClosed("connector is stopping")
+            if len(self._jobs) < self.maxsize:
+                self._jobs.append(job)
+                self._wake_idle()
+                return
+            if self._space.is_set():
+                self._space = trio.Event()
+            await self._space.wait()
+
+    def put_front(self, jobs: Iterable[SubmitJob]) -> None:
+        """Give jobs back for a retry ahead of new work, keeping their relative order."""
+        self._jobs.extendleft(reversed(list(jobs)))
+        self._wake_idle()
+
+    def pop(self) -> SubmitJob | None:
+        if not self._jobs:
+            return None
+        job = self._jobs.popleft()
+        if len(self._jobs) < self.maxsize:
+            self._space.set()
+        return job
+
+    def drain(self) -> list[SubmitJob]:
+        """Take every queued job (on stop)."""
+        jobs = list(self._jobs)
+        self._jobs.clear()
+        self._space.set()
+        return jobs
+
+    def close(self) -> None:
+        """Refuse new jobs from now on; waiting `put`s raise QueueClosed."""
+        self._closed = True
+        self._space.set()
+        self._wake_idle()
+
+    def register_idle(self, event: trio.Event) -> None:
+        """`event` is set the next time work arrives (or the queue closes)."""
+        self._idle.add(event)
+
+    def unregister_idle(self, event: trio.Event) -> None:
+        self._idle.discard(event)
+
+    def _wake_idle(self) -> None:
+        if self._idle:
+            for event in self._idle:
+                event.set()
+            self._idle.clear()
