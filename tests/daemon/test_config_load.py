@@ -1,0 +1,97 @@
+"""Daemon config loading: the shipped example loads, and broken files give file:line errors."""
+
+from pathlib import Path
+
+import pytest
+
+from smsswitch.config_load import load_config
+from smsswitch.yamlconf import ConfigErrors
+
+ROOT = Path(__file__).resolve().parents[2]
+HASH = "scrypt$16384$8$1$2f79d7d01d8fc1d30416912e415d25ad$074e1bc58901dab36c9ae0244ed4fcba6a822fb6cf40edee84e3d54be35b4b1c"
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "routes.yaml").write_text("version: 1\nmt: []\n")
+    path = tmp_path / "smsswitch.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_example_config_loads() -> None:
+    config = load_config(ROOT / "config" / "smsswitch.yaml")
+    assert {t.name for t in config.tenants} == {"demo", "acme"}
+    assert config.connector("sim").sessions == 2
+    assert config.simulator.enabled and config.simulator.port == config.connector("sim").port
+    assert Path(config.journal.path).is_absolute()
+    assert config.routes_file.endswith("routes.yaml")
+    acme = config.tenant("acme")
+    assert acme.bind_tps == 200 and str(acme.allowed_networks[0]) == "127.0.0.0/8"
+
+
+def test_defaults_fill_absent_sections(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "routes: routes.yaml\n"))
+    assert config.server.listeners[0].port == 2775
+    assert config.journal.path == str((tmp_path / "var" / "journal").resolve())
+    assert config.tenants == () and config.connectors == ()
+
+
+def test_every_error_has_file_line_and_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "routes: routes.yaml\n"
+        "servr: {}\n"  # typo
+        "tenants:\n"
+        "  t1:\n"
+        "    password: clear\n"  # clear text refused
+        "    password_hash: nothash\n"
+        "connectors:\n"
+        "  c1:\n"
+        "    host: h\n"
+        "    port: 99999\n"
+        "    system_id: x\n"
+        "    bind_mode: duplex\n",
+    )
+    with pytest.raises(ConfigErrors) as info:
+        load_config(path)
+    text = str(info.value)
+    assert f"{path}:2:1: unknown key 'servr'" in text and "did you mean 'server'" in text
+    assert f"{path}:5:" in text and "smsswitch hash-password" in text
+    assert f"{path}:6:" in text and "password_hash is not a hash" in text
+    assert f"{path}:10:" in text and "port must be 0..65535" in text
+    assert f"{path}:12:" in text and "'duplex' is not one of" in text
+
+
+def test_secrets_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIM_PW", "from-env")
+    (tmp_path / "pw.txt").write_text("from-file\n")
+    (tmp_path / "hash.txt").write_text(HASH + "\n")
+    path = write(
+        tmp_path,
+        "routes: routes.yaml\n"
+        "tenants:\n  t: {password_hash: {file: hash.txt}}\n"
+        "connectors:\n"
+        "  a: {host: h, port: 1, system_id: x, password: {env: SIM_PW}}\n"
+        "  b: {host: h, port: 1, system_id: x, password: {file: pw.txt}}\n",
+    )
+    config = load_config(path)
+    assert config.connector("a").password == "from-env"
+    assert config.connector("b").password == "from-file"
+    assert config.tenant("t").password_hash == HASH
+
+
+def test_missing_env_secret_and_routes_file_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("routes: nowhere.yaml\nconnectors:\n  a: {host: h, port: 1, system_id: x, password: {env: NOPE_NOT_SET}}\n")
+    with pytest.raises(ConfigErrors) as info:
+        load_config(path)
+    text = str(info.value)
+    assert f"{path}:1:" in text and "file not found" in text
+    assert f"{path}:3:" in text and "'NOPE_NOT_SET' is not set" in text
+
+
+def test_yaml_syntax_error_points_at_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "routes: routes.yaml\ntenants: [\n")
+    with pytest.raises(ConfigErrors) as info:
+        load_config(path)
+    assert f"{path}:" in str(info.value)
