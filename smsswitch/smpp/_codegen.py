@@ -221,7 +221,8 @@ def _namespace(cls: type[Pdu]) -> dict[str, Any]:
         "CMD": int(cls.command_id),
         "GEN": cls.is_response or cls.response_class is None,
         "HEADER": HEADER,
-        "STRUCTS": _STRUCTS,
+        **{f"UNPACK{n}": st.unpack_from for n, st in _STRUCTS.items()},
+        **{f"PACK{n}": st.pack for n, st in _STRUCTS.items()},
         "IndexError": IndexError,
         "StructError": struct.error,
         "decode_tlvs": decode_tlvs,
@@ -280,7 +281,7 @@ def decoder_source(cls: type[Pdu]) -> str:
                 out.append(f"        {targets[0]} = buf[pos]")
             else:
                 out.append(
-                    f"        {', '.join(targets)} = STRUCTS[{len(targets)}].unpack_from(buf, pos)"
+                    f"        {', '.join(targets)} = UNPACK{len(targets)}(buf, pos)"
                 )
             out.append(f"        pos += {len(targets)}")
             if kind == "ints_sm":
@@ -369,7 +370,7 @@ def encoder_source(cls: type[Pdu]) -> str:
                     " max 254: use message_payload')",
                 ]
                 args.append(f"len({sm})")
-            parts.append(f"STRUCTS[{len(args)}].pack({', '.join(args)})")
+            parts.append(f"PACK{len(args)}({', '.join(args)})")
             if kind == "ints_sm":
                 parts.append(names[-1])
         elif kind == "dests":
