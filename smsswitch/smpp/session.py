@@ -415,6 +415,7 @@ class Session:
         if self._state is CLOSED:
             return events
         outstanding = self._outstanding
+        overdue = False
         if outstanding:
             timeout = self.response_timeout
             expired = []
@@ -426,6 +427,7 @@ class Session:
                 request = outstanding.pop(seq)[0]
                 request_id = request.command_id
                 if request_id == _ENQUIRE_LINK:
+                    overdue = True
                     events.append(EnquireLinkOverdue(request))
                 else:
                     events.append(RequestTimedOut(request))
@@ -441,7 +443,9 @@ class Session:
                 self._last_activity = now
             elif self._last_activity + interval <= now:
                 self._last_activity = now  # next signal one interval later, even if ignored
-                if not any(req.command_id == _ENQUIRE_LINK for req, _ in outstanding.values()):
+                if not overdue and not any(
+                    req.command_id == _ENQUIRE_LINK for req, _ in outstanding.values()
+                ):
                     events.append(EnquireLinkDue())
         idle_timeout = self.idle_timeout
         if idle_timeout is not None:
