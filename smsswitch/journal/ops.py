@@ -1,0 +1,202 @@
+"""Operation values: what a caller asks the journal to do, applied later in a shared commit.
+
+Callers build small frozen values and hand a list to `Journal.commit`; the group-commit
+writer applies many callers' lists in one write transaction. Each op's `apply` returns its
+result (usually whether it changed anything), and `commit` returns those results in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import attrs
+import lmdb
+
+from smsswitch.journal import keys
+from smsswitch.journal.records import MessageRecord, MessageState, OutboxEntry
+from smsswitch.journal.store import Store
+
+
+@attrs.frozen
+class PutMessage:
+    """Journal a message (new on accept, or a full replacement). Result: True if new."""
+
+    record: MessageRecord
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.put_message(txn, self.record)
+
+
+@attrs.frozen
+class Transition:
+    """Move a message to `state`. Result: True if applied; False when the message is
+    missing, already terminal, or its current state is not in `expect`. `on_applied` ops run
+    only when it applied, in the same transaction: e.g. add the receipt's outbox entry only
+    for the first final receipt, never for a duplicate."""
+
+    id: str
+    state: MessageState
+    at: float
+    detail: str | None = None
+    error: int | None = None
+    route: str | None = None
+    connector: str | None = None
+    carrier_id: str | None = None
+    count_attempt: bool = False
+    due: float | None = None
+    expect: frozenset[MessageState] | None = None
+    on_applied: tuple[Any, ...] = ()
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        applied = store.transition(
+            txn,
+            self.id,
+            self.state,
+            self.at,
+            detail=self.detail,
+            error=self.error,
+            route=self.route,
+            connector=self.connector,
+            carrier_id=self.carrier_id,
+            count_attempt=self.count_attempt,
+            due=self.due,
+            expect=self.expect,
+        )
+        if applied:
+            for op in self.on_applied:
+                op.apply(store, txn)
+        return applied
+
+
+@attrs.frozen
+class Correlate:
+    """Record the carrier's message id for ours without a state change. Result: bool."""
+
+    id: str
+    connector: str
+    carrier_id: str
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.correlate(txn, self.id, self.connector, self.carrier_id)
+
+
+@attrs.frozen
+class DeleteMessage:
+    """Remove a message and everything indexing it (retention, erase). Result: bool."""
+
+    id: str
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.delete_message(txn, self.id)
+
+
+@attrs.frozen
+class AddOutbox:
+    """Owe an entry (receipt, MO, webhook event) to its tenant. Result: True if new."""
+
+    entry: OutboxEntry
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.add_outbox(txn, self.entry)
+
+
+@attrs.frozen
+class AckOutbox:
+    """The tenant acknowledged the entry: forget it. Result: True if it was there."""
+
+    id: str
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.remove_outbox(txn, self.id) is not None
+
+
+@attrs.frozen
+class RescheduleOutbox:
+    """A delivery attempt failed: count it and note when to retry. Result: bool."""
+
+    id: str
+    next_attempt: float
+    attempts_delta: int = 1
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.reschedule_outbox(txn, self.id, self.next_attempt, self.attempts_delta)
+
+
+@attrs.frozen
+class DeadLetterOutbox:
+    """Move an outbox entry that expired or exhausted its attempts to dead letters."""
+
+    id: str
+    reason: str
+    at: float
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.dead_letter_outbox(txn, self.id, self.reason, self.at)
+
+
+@attrs.frozen
+class DeadLetterMessage:
+    """Note a message that gave up (pair it with a Transition to a terminal state)."""
+
+    id: str
+    reason: str
+    at: float
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.dead_letter_message(txn, self.id, self.reason, self.at)
+
+
+@attrs.frozen
+class Redrive:
+    """Put a dead letter back to work (outbox entry to its outbox, message to ACCEPTED)."""
+
+    id: str
+    at: float
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.redrive(txn, self.id, self.at)
+
+
+@attrs.frozen
+class DeleteDeadLetter:
+    id: str
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.delete_dead_letter(txn, self.id) is not None
+
+
+@attrs.frozen
+class EraseRef:
+    """Remove what one by-msisdn index entry names, and the entry itself even if what it
+    named is already gone (so an erase always makes progress). Result: the tag if
+    something was removed, else None."""
+
+    digits: str
+    tag: bytes
+    id: str
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bytes | None:
+        if self.tag == keys.TAG_MESSAGE:
+            removed = store.delete_message(txn, self.id)
+        elif self.tag == keys.TAG_OUTBOX:
+            removed = store.remove_outbox(txn, self.id) is not None
+        else:
+            removed = store.delete_dead_letter(txn, self.id) is not None
+        txn.delete(keys.msisdn_key(self.digits, self.tag, self.id), db=store.by_msisdn)
+        return self.tag if removed else None
+
+
+Op = Union[
+    PutMessage,
+    Transition,
+    Correlate,
+    DeleteMessage,
+    AddOutbox,
+    AckOutbox,
+    RescheduleOutbox,
+    DeadLetterOutbox,
+    DeadLetterMessage,
+    Redrive,
+    DeleteDeadLetter,
+    EraseRef,
+]

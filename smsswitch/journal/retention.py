@@ -1,0 +1,106 @@
+"""Taking things out of the journal: retention purge, data-subject erase, dead-letter redrive.
+
+All of it goes through `Journal.commit` in small batches, so the daemon's submits keep
+flowing between batches (each batch is one request among the writer's others), and the
+same code serves the daemon (a periodic purge task) and the CLI (under trio.run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import attrs
+
+from smsswitch.journal import keys
+from smsswitch.journal.journal import Journal
+from smsswitch.journal.ops import DeleteMessage, EraseRef, Redrive
+from smsswitch.journal.records import TERMINAL_STATES, DeadLetter
+
+#: Ops per commit request: small enough that other waiters in the same batch barely notice.
+PURGE_BATCH = 500
+#: Safety bound on batches per call; a purge that hits it just continues next time.
+MAX_BATCHES = 1_000_000
+
+
+@attrs.frozen
+class EraseCounts:
+    messages: int = 0
+    outbox: int = 0
+    dead_letters: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.messages + self.outbox + self.dead_letters
+
+
+async def purge(
+    journal: Journal, older_than: float, *, now: float | None = None, batch: int = PURGE_BATCH
+) -> int:
+    """Remove terminal messages that ended more than `older_than` seconds ago (with their
+    indexes, correlations and dead letters). Returns how many were removed."""
+    cutoff = (time.time() if now is None else now) - older_than
+    removed = 0
+    for _ in range(MAX_BATCHES):
+        ids = _terminal_before(journal, cutoff, batch)
+        if not ids:
+            break
+        results = await journal.commit([DeleteMessage(message_id) for message_id in ids])
+        done = sum(1 for r in results if r)
+        if not done:
+            break  # only index entries without records left (see Journal.check): stop, do not spin
+        removed += done
+    return removed
+
+
+def _terminal_before(journal: Journal, cutoff: float, limit: int) -> list[str]:
+    ids: list[str] = []
+    with journal.read() as txn:
+        for state in sorted(TERMINAL_STATES):
+            for _key, _due, message_id in journal.store.iter_state(txn, state, until=cutoff):
+                ids.append(message_id)
+                if len(ids) >= limit:
+                    return ids
+    return ids
+
+
+async def erase(journal: Journal, msisdn: str, *, batch: int = PURGE_BATCH) -> EraseCounts:
+    """Remove every message, outbox entry and dead letter of one phone number (as source or
+    destination), index entries included. Returns what was removed."""
+    digits = keys.msisdn_digits(msisdn)
+    if digits is None:
+        raise ValueError(f"not a phone number: {msisdn!r}")
+    counts = {keys.TAG_MESSAGE: 0, keys.TAG_OUTBOX: 0, keys.TAG_DEAD_LETTER: 0}
+    for _ in range(MAX_BATCHES):
+        refs: list[EraseRef] = []
+        with journal.read() as txn:
+            for tag, entry_id in journal.store.iter_msisdn(txn, digits):
+                refs.append(EraseRef(digits, tag, entry_id))
+                if len(refs) >= batch:
+                    break
+        if not refs:
+            break
+        for tag in await journal.commit(refs):
+            if tag is not None:
+                counts[tag] += 1
+    return EraseCounts(
+        messages=counts[keys.TAG_MESSAGE],
+        outbox=counts[keys.TAG_OUTBOX],
+        dead_letters=counts[keys.TAG_DEAD_LETTER],
+    )
+
+
+def list_dead_letters(journal: Journal, limit: int = 1000) -> list[DeadLetter]:
+    return journal.dead_letters(limit)
+
+
+async def redrive(journal: Journal, letter_ids: Iterable[str], *, now: float | None = None) -> list[str]:
+    """Put dead letters back to work; returns the ids that were found and redriven."""
+    ids = list(letter_ids)
+    at = time.time() if now is None else now
+    redriven: list[str] = []
+    for start in range(0, len(ids), PURGE_BATCH):
+        chunk = ids[start : start + PURGE_BATCH]
+        results = await journal.commit([Redrive(letter_id, at) for letter_id in chunk])
+        redriven.extend(letter_id for letter_id, ok in zip(chunk, results) if ok)
+    return redriven
