@@ -108,23 +108,23 @@ def format_receipt(
 
 # --- reading ---------------------------------------------------------------------------
 
-# Label (lower case, with colon) -> field. Searched case-insensitively at a word start.
-_LABELS: tuple[tuple[str, str], ...] = (
-    ("id:", "id"),
-    ("sub:", "sub"),
-    ("dlvrd:", "dlvrd"),
-    ("dlvd:", "dlvrd"),
-    ("submit date:", "submit_date"),
-    ("submit_date:", "submit_date"),
-    ("submitdate:", "submit_date"),
-    ("done date:", "done_date"),
-    ("done_date:", "done_date"),
-    ("donedate:", "done_date"),
-    ("stat:", "stat"),
-    ("status:", "stat"),
-    ("err:", "err"),
-    ("error:", "err"),
-)
+# Key (lower case, before the colon) -> field. "submit date" / "done date" arrive as two
+# words; the reader joins them with "_".
+_FIELD_BY_KEY: dict[str, str] = {
+    "id": "id",
+    "sub": "sub",
+    "dlvrd": "dlvrd",
+    "dlvd": "dlvrd",
+    "submit_date": "submit_date",
+    "submitdate": "submit_date",
+    "done_date": "done_date",
+    "donedate": "done_date",
+    "stat": "stat",
+    "status": "stat",
+    "err": "err",
+    "error": "err",
+}
+_TWO_WORD_KEYS = frozenset({"submit", "done"})
 _TEXT_LABEL = "text:"
 _ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}  # keeps length
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -134,14 +134,9 @@ _DECIMAL_DIGITS = frozenset("0123456789")
 def _find_label(lowered: str, label: str, end: int) -> int:
     """Offset of `label` in lowered[:end] where it starts a word, else -1."""
     position = lowered.find(label, 0, end)
-    while position > 0 and lowered[position - 1].isalnum():
+    while position > 0 and not lowered[position - 1].isspace():
         position = lowered.find(label, position + 1, end)
     return position
-
-
-def _first_token(value: str) -> str | None:
-    tokens = value.split(None, 1)
-    return tokens[0] if tokens else None
 
 
 def _to_count(token: str | None) -> int | None:
@@ -182,33 +177,50 @@ def parse_receipt(receipt: str | bytes) -> Receipt | None:
     """Read a receipt text; None if it has neither an id nor a stat. Never raises.
 
     Keys are matched in any case and order, unknown keys are skipped, a key's value is
-    the first word after it, and the text field (last by convention) runs to the end,
-    colons and spaces included. Pass str when the data_coding is known (text.decode_text);
+    the rest of its word (or the next word, after "key: "), and the text field (last by
+    convention) runs to the end, colons and spaces included. Pass str when the data_coding is known (text.decode_text);
     bytes are read as Latin-1, which keeps the keys and values intact.
     """
     if isinstance(receipt, (bytes, bytearray)):
         receipt = bytes(receipt).decode("latin-1")
     receipt = receipt.rstrip("\x00")
-    lowered = receipt.translate(_ASCII_LOWER)
+    # Same length as receipt, so offsets carry over (str.lower may not, outside ASCII).
+    lowered = receipt.lower() if receipt.isascii() else receipt.translate(_ASCII_LOWER)
     head_end = _find_label(lowered, _TEXT_LABEL, len(lowered))
     text = None
     if head_end < 0:
         head_end = len(receipt)
     else:
         text = receipt[head_end + len(_TEXT_LABEL) :].lstrip()
-    # (label start, value start, field), first occurrence of each field only.
-    found: dict[str, tuple[int, int]] = {}
-    for label, field in _LABELS:
-        position = _find_label(lowered, label, head_end)
-        if position >= 0 and (field not in found or position < found[field][0]):
-            found[field] = (position, position + len(label))
-    if "id" not in found and "stat" not in found:
-        return None
-    starts = sorted(start for start, _ in found.values())
+    # Split the head into words; lowered differs from receipt only in ASCII case, so the
+    # two word lists line up and values keep their case (ids may be case sensitive).
+    low_words = lowered[:head_end].split()
+    words = receipt[:head_end].split()
     values: dict[str, str | None] = {}
-    for field, (start, value_start) in found.items():
-        value_end = next((s for s in starts if s > start), head_end)
-        values[field] = _first_token(receipt[value_start:value_end])
+    waiting = None  # field whose "key:" had no value, to take the next bare word ("id: 42")
+    previous = ""
+    for index, low_word in enumerate(low_words):
+        colon = low_word.find(":")
+        if colon <= 0:
+            if waiting is not None:
+                values[waiting] = words[index]
+                waiting = None
+            previous = low_word
+            continue
+        key = low_word[:colon]
+        if key == "date" and previous in _TWO_WORD_KEYS:
+            key = previous + "_date"
+        previous = low_word
+        waiting = None
+        field = _FIELD_BY_KEY.get(key)
+        if field is None or field in values:
+            continue
+        value = words[index][colon + 1 :]
+        values[field] = value or None
+        if not value:
+            waiting = field
+    if "id" not in values and "stat" not in values:
+        return None
     stat = values.get("stat")
     stat = stat.upper() if stat else None
     err = values.get("err")
