@@ -102,15 +102,20 @@ def refusal_status(state: SessionState, sender: Role, command_id: int) -> int | 
     return S.ESME_RINVBNDSTS
 
 
+def _compile() -> dict[SessionState, dict[Role, dict[int, int]]]:
+    rules: dict[SessionState, dict[Role, dict[int, int]]] = {}
+    for state in SessionState:
+        rules[state] = {}
+        for sender in Role:
+            rules[state][sender] = {
+                int(cid): int(refusal_status(state, sender, cid) or 0) for cid in LEGAL_REQUESTS
+            }
+    return rules
+
+
 #: RULES[state][sender] -> {request command_id: status}; 0 = legal. Precompiled so that the
 #: per-PDU check is one dict.get on a plain int; ids missing from it are unknown commands.
-RULES: dict[SessionState, dict[Role, dict[int, int]]] = {
-    state: {
-        sender: {int(cid): int(refusal_status(state, sender, cid)) for cid in LEGAL_REQUESTS}  # type: ignore[arg-type]
-        for sender in Role
-    }
-    for state in SessionState
-}
+RULES = _compile()
 
 # ---------------------------------------------------------------- transitions
 

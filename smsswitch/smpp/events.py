@@ -68,14 +68,14 @@ class UnexpectedResponse(Event):
 @frozen(slots=True)
 class Refused(Event):
     """A received PDU the session answered by itself with `status` (as its own *_resp, or
-    as generic_nack when `generic_nack`); `pdu` is None when it was not decoded.
-    `answered` is False for PDUs that must not be answered (a malformed generic_nack)."""
+    as generic_nack when `generic_nack`). Only the header is reported: refused PDUs are not
+    decoded when the header alone condemns them. `answered` is False for PDUs that must not
+    be answered (a malformed generic_nack)."""
 
     command_id: int
     sequence_number: int
     status: int
     generic_nack: bool
-    pdu: Pdu | None = None
     answered: bool = True
 
 

@@ -124,10 +124,13 @@ class Session:
         auto_enquire_link_resp: bool = True,
         peer_window: int | None = None,
         first_sequence_number: int = SEQUENCE_NUMBER_MIN,
+        now: float | None = None,
     ) -> None:
         """`window`: our outstanding requests at most. `peer_window`: the peer's unanswered
         requests at most; beyond it they are refused ESME_RTHROTTLED (None: the app bounds
-        them). `enquire_link_interval`/`idle_timeout` None disables that timer."""
+        them). `enquire_link_interval`/`idle_timeout` None disables that timer. `now`: when
+        the connection opened (starts the idle clock); else the clocks start with the first
+        call that brings a time."""
         if window < 1:
             raise ValueError("window must be at least 1")
         if not SEQUENCE_NUMBER_MIN <= first_sequence_number <= SEQUENCE_NUMBER_MAX:
@@ -147,9 +150,8 @@ class Session:
         self._outstanding: dict[int, tuple[Pdu, float]] = {}
         # id(request) -> request: received requests the app has not answered yet.
         self._inbound: dict[int, Pdu] = {}
-        # Timers start with the first call that brings a time.
-        self._last_activity: float | None = None
-        self._last_received: float | None = None
+        self._last_activity: float | None = now
+        self._last_received: float | None = now
         self._idle_reported = False
         self._enter(OPEN)
 
@@ -380,7 +382,7 @@ class Session:
             answered = command_id != _GENERIC_NACK
             if answered:
                 self._out.append(_pack_header(HEADER_LENGTH, _GENERIC_NACK, int(exc.status), seq))
-            events.append(Refused(command_id, seq, int(exc.status), True, None, answered))
+            events.append(Refused(command_id, seq, int(exc.status), True, answered))
             return
         entry = self._outstanding.get(seq)
         if entry is None or (

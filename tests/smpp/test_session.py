@@ -437,3 +437,10 @@ def test_malformed_response_gets_generic_nack_but_malformed_nack_gets_nothing():
     (refused,) = esme.receive_data(bad_nack, 0.0)
     assert type(refused) is Refused and not refused.answered
     assert esme.data_to_send() == b""
+
+
+def test_connection_that_never_binds_hits_idle_timeout_from_its_start_time():
+    session = Session(Role.SMSC, idle_timeout=10.0, now=100.0)
+    assert session.next_deadline() == 110.0
+    assert session.poll(110.0) == [IdleTimeout(10.0)]
+    assert session.state is ST.OPEN  # closing is the caller's call
