@@ -198,6 +198,8 @@ class SimulatorConfig:
     stall_for: float = 0.0
     # Refuse binds (ESME_RBINDFAIL) for this long after the simulator starts.
     refuse_binds_for: float = 0.0
+    # Answer each read's submits this long after they arrived (carrier latency).
+    response_delay: float = 0.0
     tls: TlsServerConfig | None = None
     # Outstanding deliver_sm per connection; receipts wait (bounded) while a window is full.
     window: int = 100

@@ -42,6 +42,8 @@ class ConnectorHealth:
     binds: int
     bind_failures: int
     reconnects: int
+    unexpected_responses: int
+    refused: int
     responses_by_status: dict[int, int]
     latency_sum: float
     latency_count: int
@@ -68,6 +70,8 @@ class ConnectorCounters:
         self.binds = 0
         self.bind_failures = 0
         self.reconnects = 0
+        self.unexpected_responses = 0
+        self.refused = 0
         self.responses_by_status: dict[int, int] = {}
         self.latency_sum = 0.0
         self.latency_count = 0

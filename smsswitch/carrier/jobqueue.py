@@ -8,7 +8,7 @@ and refusing them would lose them.
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable
+from typing import Callable, Iterable
 
 import trio
 
@@ -69,6 +69,15 @@ class JobQueue:
         if len(self._jobs) < self.maxsize:
             self._space.set()
         return job
+
+    def remove_if(self, predicate: Callable[[SubmitJob], bool]) -> list[SubmitJob]:
+        """Take out the jobs `predicate` selects (O(n); for the rare expiry sweep)."""
+        removed = [job for job in self._jobs if predicate(job)]
+        if removed:
+            keep = [job for job in self._jobs if not predicate(job)] if len(removed) < len(self._jobs) else []
+            self._jobs = deque(keep)
+            self._space.set()
+        return removed
 
     def drain(self) -> list[SubmitJob]:
         """Take every queued job (on stop)."""
