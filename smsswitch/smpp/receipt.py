@@ -241,24 +241,27 @@ def parse_receipt(receipt: str | bytes) -> Receipt | None:
 # --- carrier message ids ---------------------------------------------------------------
 
 _MAX_NUMERIC_ID_LENGTH = 64  # SMPP message_id is at most 65 octets with its NUL
+_BLANKS = " \t\r\n\x00"
 
 
 def carrier_id_variants(message_id: str) -> tuple[str, ...]:
     """Forms under which one carrier message id may show up, canonical form first.
 
-    Lower case, surrounding blanks dropped; for an id of hex digits also: leading zeros
-    dropped, its value written in decimal, and, when it is all decimal digits, its value
-    written in hex. File an id under every variant and look it up by any: a receipt that
+    Lower case, surrounding blanks and NULs dropped, leading zeros dropped from an
+    alphanumeric id; for an id of hex digits also its value written in decimal, and, when
+    it is all decimal digits, its value written in hex. File an id under every variant and look it up by any: a receipt that
     writes "255" finds the message whose submit_sm_resp said "ff", and the reverse.
     Distinct ids can share a variant ("ff" and "255" are both 255), so the caller should
     scope the index to one carrier account, where a carrier uses one form per field.
     """
-    base = message_id.strip().lower()
+    base = message_id.strip(_BLANKS).lower()
     if not base:
         return ()
+    if base.isascii() and base.isalnum():
+        base = base.lstrip("0") or "0"
     if len(base) > _MAX_NUMERIC_ID_LENGTH or not _HEX_DIGITS.issuperset(base):
         return (base,)
-    variants = [base.lstrip("0") or "0"]
+    variants = [base]
     if _DECIMAL_DIGITS.issuperset(base):
         variants.append(format(int(base), "x"))
     variants.append(str(int(base, 16)))

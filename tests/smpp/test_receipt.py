@@ -148,6 +148,8 @@ def test_carrier_id_variants() -> None:
     assert carrier_id_variants("0123") == ("123", "7b", "291")
     assert carrier_id_variants(" 6F1A-2B ") == ("6f1a-2b",)
     assert carrier_id_variants("000") == ("0",)
+    assert carrier_id_variants("00xyz7\x00") == ("xyz7",)
+    assert carrier_id_variants("00-ab") == ("00-ab",)
     assert carrier_id_variants("") == ()
     # Hex from submit_sm_resp and decimal in the receipt meet on a shared variant.
     assert set(carrier_id_variants("16fee0e525")) & set(carrier_id_variants("98765432101"))
