@@ -93,6 +93,7 @@ _SEPTET_ALPHABETS = frozenset({Alphabet.GSM})
 _DEFAULT_ALPHABET_OCTET_COST = bytes(
     2 if chr(b) in gsm0338.EXTENSION_CHARS else 1 for b in range(256)
 )  # Latin-1/ASCII octets sent as data_coding 0 become septets on air: [ ] { } cost two
+_NOT_EXTENSION_OCTETS = bytes(b for b in range(256) if _DEFAULT_ALPHABET_OCTET_COST[b] == 1)
 
 
 def _capacity(alphabet: Alphabet, udh_length: int, septets_on_air: bool) -> int:
@@ -196,8 +197,6 @@ def _units(data: bytes, septets_on_air: bool, alphabet: Alphabet) -> int:
         return len(data) + len(data.translate(None, _NOT_EXTENSION_OCTETS))
     return len(data)
 
-
-_NOT_EXTENSION_OCTETS = bytes(b for b in range(256) if _DEFAULT_ALPHABET_OCTET_COST[b] == 1)
 
 
 def build_concat_udh(reference: int, total: int, sequence: int, sixteen_bit: bool = False) -> bytes:
