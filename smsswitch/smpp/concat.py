@@ -198,7 +198,6 @@ def _units(data: bytes, septets_on_air: bool, alphabet: Alphabet) -> int:
     return len(data)
 
 
-
 def build_concat_udh(reference: int, total: int, sequence: int, sixteen_bit: bool = False) -> bytes:
     """The UDH (with its UDHL octet) for part `sequence` of `total`."""
     if sixteen_bit:
