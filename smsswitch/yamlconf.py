@@ -311,9 +311,12 @@ def load_yaml_text(text: str, filename: str = "<string>") -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = "YAML syntax error: " + (exc.problem or exc.context or "invalid YAML")
+        hint = None
         if exc.context and exc.problem:
             message += f" ({exc.context})"
-        raise ConfigErrors([ConfigError(filename, line, column, message)]) from None
+            if exc.context_mark is not None and exc.context_mark is not mark:
+                hint = f"{exc.context.removeprefix('while ')} started at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
+        raise ConfigErrors([ConfigError(filename, line, column, message, hint)]) from None
     except yaml.YAMLError as exc:
         raise ConfigErrors([ConfigError(filename, 1, 1, f"YAML error: {exc}")]) from None
     finally:
@@ -402,6 +405,7 @@ class Field:
     kind: a type or tuple of types (bool is never accepted as int; int is accepted as float),
     a Schema, ListOf, MapOf, or None for "any value". `check(value) -> value` runs after the
     type check and may convert the value or raise Invalid / ConfigError / ConfigErrors.
+    `default` is used as is when the key is absent: give it in its checked/converted form.
     """
 
     kind: Any = None
@@ -506,7 +510,8 @@ def _validate_schema(schema: Schema, value: Any, at: Mark, errors: list[ConfigEr
 
 def _validate_list(kind: ListOf, value: Any, at: Mark, errors: list[ConfigError]) -> Any:
     if not isinstance(value, list):
-        if kind.single and value is not None and not isinstance(value, dict):
+        wants_mapping = isinstance(kind.item, (Schema, MapOf)) or kind.item is dict
+        if kind.single and value is not None and (wants_mapping or not isinstance(value, dict)):
             value = YamlList([value], mark=at, item_marks=[at])
         else:
             errors.append(at.error(f"expected {_describe(kind)}, got {_got(value)}"))

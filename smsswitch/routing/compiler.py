@@ -8,10 +8,12 @@ and are kept on `RouteTable.warnings` for the reload log.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from smsswitch.routing.actions import FixedAction, LeastCostAction, PriceList, R
 from smsswitch.routing.decisions import MoDecision, MtDecision
 from smsswitch.routing.keywords import STANDARD_OPT_IN, STANDARD_OPT_OUT, normalize_keyword
 from smsswitch.routing.match import DAY_NAMES, MoMatch, MtMatch, SenderPattern, TimeWindow, normalize_address
-from smsswitch.routing.schema import _suggest, route_file_schema
+from smsswitch.routing.schema import route_file_schema, suggest
 from smsswitch.routing.shadow import mo_covers, mt_covers
 from smsswitch.routing.table import MoIndex, MoRule, MtIndex, MtRule, RouteTable
 from smsswitch.smpp.constants import CommandStatus
@@ -97,7 +99,7 @@ class _Compiler:
         self.warnings: list[ConfigWarning] = []
         self.groups: dict[str, frozenset[str]] = {}
         self.prices: dict[str, PriceList] = {}
-        self.network_names: set[str] = set()
+        self.network_names: dict[str, str] = {}  # casefolded → as written
 
     def compile(self, doc: Any, digest: str) -> RouteTable | None:
         top = self.schemas["top"].validate(doc, self.errors, at=Mark(self.filename, 1, 1))
@@ -115,7 +117,7 @@ class _Compiler:
             )
         self.groups = {name: frozenset(members) for name, members in (top.get("tenant_groups") or {}).items()}
         networks = top.get("networks") or {}
-        self.network_names = {name.casefold() for name in networks} | _carrier_names()
+        self.network_names = {name.casefold(): name for name in networks} | _carrier_names()
         self.prices = {name: PriceList.from_mapping(prices) for name, prices in (top.get("prices") or {}).items()}
 
         mt_rules = self._rules(top, "mt", self.schemas["mt_rule"], self._mt_rule)
@@ -210,7 +212,7 @@ class _Compiler:
                     ok = False
                     self.errors.append(
                         match["tenant_groups"].item_mark(position).error(
-                            f"unknown tenant group {group!r}", hint=_suggest(group, self.groups, "groups") or "define it under tenant_groups:"
+                            f"unknown tenant group {group!r}", hint=suggest(group, self.groups, "groups") or "define it under tenant_groups:"
                         )
                     )
                 else:
@@ -227,7 +229,7 @@ class _Compiler:
                     self.errors.append(
                         match["networks"].item_mark(position).error(
                             f"unknown network {network!r}: not under networks: and not in phonenumbers' carrier data",
-                            hint=_suggest(network.casefold(), self.network_names, "networks") or "map its prefixes under networks:",
+                            hint=self._suggest_network(network),
                         )
                     )
             networks = frozenset(n.casefold() for n in match["networks"])
@@ -261,6 +263,12 @@ class _Compiler:
             data_coding=frozenset(match["data_coding"]) if match["data_coding"] is not None else None,
             windows=windows,
         )
+
+    def _suggest_network(self, network: str) -> str:
+        close = difflib.get_close_matches(network.casefold(), list(self.network_names), n=1, cutoff=0.6)
+        if close:
+            return f"did you mean {self.network_names[close[0]]!r}?"
+        return "map its prefixes under networks:"
 
     def _split(self, name: str, weights: YamlMap, at: Mark) -> SplitAction | None:
         bad = False
@@ -420,14 +428,10 @@ def _mo_index(rules: list[MoRule]) -> MoIndex:
     )
 
 
-_CARRIERS: set[str] | None = None
-
-
-def _carrier_names() -> set[str]:
-    global _CARRIERS
-    if _CARRIERS is None:
-        _CARRIERS = {names["en"].casefold() for names in CARRIER_DATA.values() if names.get("en")}
-    return _CARRIERS
+@lru_cache(maxsize=1)
+def _carrier_names() -> dict[str, str]:
+    """phonenumbers' English carrier names, casefolded → as written."""
+    return {names["en"].casefold(): names["en"] for names in CARRIER_DATA.values() if names.get("en")}
 
 
 def _clock(minutes: int) -> str:

@@ -28,7 +28,7 @@ _PREFIX = re.compile(r"^\+[0-9]{1,15}$")
 _CLOCK = re.compile(r"^([01][0-9]|2[0-4]):([0-5][0-9])$")
 
 
-def _suggest(value: str, choices: Collection[str], what: str) -> str | None:
+def suggest(value: str, choices: Collection[str], what: str) -> str | None:
     close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     if close:
         return f"did you mean {close[0]!r}?"
@@ -62,8 +62,9 @@ def check_country(value: str | int) -> tuple[str, str | int]:
         raise Invalid(f"unknown country calling code {text!r}", hint="e.g. 263 for Zimbabwe, 44 for the UK")
     if text in phonenumbers.SUPPORTED_REGIONS:
         return ("region", text)
-    hint = _suggest(text, phonenumbers.SUPPORTED_REGIONS, "regions") or "use an ISO 3166 code like ZW or GB"
-    raise Invalid(f"unknown country {value!r}", hint=hint if "did you mean" in hint else "use an ISO 3166 code like ZW or GB, or a calling code like 263")
+    close = difflib.get_close_matches(text, list(phonenumbers.SUPPORTED_REGIONS), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else "use an ISO 3166 code like ZW or GB, or a calling code like 263"
+    raise Invalid(f"unknown country {value!r}", hint=hint)
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +78,7 @@ def check_tz(value: str) -> ZoneInfo:
             return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         pass
-    raise Invalid(f"unknown time zone {value!r}", hint=_suggest(value, _all_zones(), "zones") or "e.g. Africa/Harare, Europe/London, UTC")
+    raise Invalid(f"unknown time zone {value!r}", hint=suggest(value, _all_zones(), "zones") or "e.g. Africa/Harare, Europe/London, UTC")
 
 
 def check_clock(value: str) -> int:
@@ -110,14 +111,14 @@ def check_status(value: str | int) -> CommandStatus:
     name = value.strip().upper()
     if name in CommandStatus.__members__ and name != "ESME_ROK":
         return CommandStatus[name]
-    raise Invalid(f"unknown SMPP status {value!r}", hint=_suggest(name, list(CommandStatus.__members__), "statuses") or "e.g. ESME_RINVDSTADR")
+    raise Invalid(f"unknown SMPP status {value!r}", hint=suggest(name, list(CommandStatus.__members__), "statuses") or "e.g. ESME_RINVDSTADR")
 
 
 def check_number_type(value: str) -> str:
     name = value.strip().lower()
     if name in NUMBER_TYPES:
         return name
-    raise Invalid(f"unknown number type {value!r}", hint=_suggest(name, NUMBER_TYPES, "number types"))
+    raise Invalid(f"unknown number type {value!r}", hint=suggest(name, NUMBER_TYPES, "number types"))
 
 
 def check_data_coding(value: int) -> int:
@@ -143,7 +144,7 @@ def check_address(value: str | int) -> str:
 def check_via(value: str) -> str:
     if value in VIA_CHANNELS:
         return value
-    raise Invalid(f"unknown delivery channel {value!r}", hint=_suggest(value, VIA_CHANNELS, "channels"))
+    raise Invalid(f"unknown delivery channel {value!r}", hint=suggest(value, VIA_CHANNELS, "channels"))
 
 
 def check_price(value: float) -> float:
@@ -157,7 +158,7 @@ def _named(kind: str, known: Collection[str] | None):  # noqa: ANN202 - closure 
 
     def check(value: str) -> str:
         if known is not None and value not in known:
-            raise Invalid(f"unknown {kind} {value!r}", hint=_suggest(value, known, f"{kind}s"))
+            raise Invalid(f"unknown {kind} {value!r}", hint=suggest(value, known, f"{kind}s"))
         return value
 
     return check
@@ -172,10 +173,11 @@ def route_file_schema(known_tenants: Collection[str] | None, known_connectors: C
 
     window = Schema(
         {
-            "days": Field(ListOf(str), default=["mon-sun"], check=check_days),
-            "from": Field(str, default="00:00", check=check_clock),
-            "to": Field(str, default="24:00", check=check_clock),
-            "tz": Field(str, default="UTC", check=check_tz),
+            # Defaults are given already checked (checks only run on values from the file).
+            "days": Field(ListOf(str), default=frozenset(range(7)), check=check_days),
+            "from": Field(str, default=0, check=check_clock),
+            "to": Field(str, default=24 * 60, check=check_clock),
+            "tz": Field(str, default=ZoneInfo("UTC"), check=check_tz),
         },
         name="time window",
     )
