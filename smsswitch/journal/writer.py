@@ -16,6 +16,7 @@ recovers by itself when space returns.
 from __future__ import annotations
 
 import errno
+import os
 import threading
 import time
 from collections import deque
@@ -44,6 +45,8 @@ _FULL_TEXTS = ("No space left", "Disk quota", "File too large")
 #: How long a map resize waits for this process's readers before failing the batch.
 _GATE_TIMEOUT = 5.0
 _MAX_RETRIES = 64
+#: Free space under which a failed write is taken for a full disk.
+_NEARLY_FULL_BYTES = 4 << 20
 
 
 class Request:
@@ -180,7 +183,7 @@ class GroupCommitWriter:
                 try:
                     grown = self._grow_map()
                 except (lmdb.Error, OSError, GateTimeout) as exc:
-                    self._fail(pending, _classify(exc))
+                    self._fail(pending, _classify(exc, self.store.env.path()))
                     return
                 if not grown:
                     self._fail(pending, JournalFullError(f"journal map is at its maximum ({self._max_map_size} bytes)"))
@@ -189,13 +192,13 @@ class GroupCommitWriter:
                 try:
                     self._adopt_map_size()
                 except (lmdb.Error, OSError, GateTimeout) as exc:
-                    self._fail(pending, _classify(exc))
+                    self._fail(pending, _classify(exc, self.store.env.path()))
                     return
             except lmdb.PanicError as exc:
                 self._fail(pending, JournalUnavailableError(f"journal environment failed: {exc}"))
                 return
             except (lmdb.Error, OSError, GateTimeout) as exc:
-                self._fail(pending, _classify(exc))
+                self._fail(pending, _classify(exc, self.store.env.path()))
                 return
             else:
                 ops = sum(len(r.ops) for r in pending)
@@ -279,13 +282,22 @@ def _set_all(requests: list[Request]) -> None:
         request.done.set()
 
 
-def _classify(exc: BaseException) -> JournalError:
-    """Full disk vs. anything else, from an lmdb/OS error."""
+def _classify(exc: BaseException, path: str) -> JournalError:
+    """Full disk vs. anything else. LMDB reports a short write (the usual face of a full
+    disk) as EIO, so the free space of the journal's file system decides as well."""
     code = getattr(exc, "errno", None)
     text = str(exc)
-    if code in _FULL_ERRNOS or any(t in text for t in _FULL_TEXTS):
+    if code in _FULL_ERRNOS or any(t in text for t in _FULL_TEXTS) or _disk_nearly_full(path):
         error: JournalError = JournalFullError(f"no space for the journal: {text}")
     else:
         error = JournalUnavailableError(f"journal write failed: {text}")
     error.__cause__ = exc
     return error
+
+
+def _disk_nearly_full(path: str) -> bool:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < _NEARLY_FULL_BYTES
