@@ -55,6 +55,8 @@ class NumberInfo:
 
     kind: international | national (how it was written) | alphanumeric | shortcode | invalid.
     e164 is set whenever the digits could be placed in a country, valid or not.
+    dialled is "+digits" whenever the number was written or flagged as international, even
+    when no country has that code ("+99123…"); it equals e164 otherwise. Prefix rules match it.
     number_type is phonenumbers' type in lower case ("mobile", "fixed_line",
     "fixed_line_or_mobile", "toll_free", ..., "unknown"), None when not a phone number.
     network is the operator map's name if one matches, else phonenumbers' carrier name (English),
@@ -64,6 +66,7 @@ class NumberInfo:
     raw: str
     kind: str
     e164: str | None = None
+    dialled: str | None = None
     region: str | None = None
     country_code: int | None = None
     national_number: str | None = None
@@ -149,7 +152,10 @@ def _parse_cached(
     if digits.startswith("00") and (compact.startswith("00") or ton == TON_INTERNATIONAL):
         digits = digits[2:]
     if ton == TON_INTERNATIONAL or international_prefix:
-        return _parse_as(raw, "+" + digits, None, INTERNATIONAL, networks)
+        info = _parse_as(raw, "+" + digits, None, INTERNATIONAL, networks)
+        if info.kind == INVALID and digits.isdigit():
+            return attrs.evolve(info, dialled="+" + digits)
+        return info
     if ton == TON_NATIONAL:
         return _parse_as(raw, compact, default_region, NATIONAL, networks)
     if default_region:
@@ -188,6 +194,7 @@ def _parse_as(raw: str, text: str, region: str | None, kind: str, networks: Netw
         raw=raw,
         kind=kind,
         e164=e164,
+        dialled=e164,
         region=None if region_code == "ZZ" else region_code,
         country_code=country_code,
         national_number=national,

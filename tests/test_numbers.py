@@ -23,6 +23,7 @@ def test_zimbabwe_international() -> None:
         raw="+263771234567",
         kind=INTERNATIONAL,
         e164="+263771234567",
+        dialled="+263771234567",
         region="ZW",
         country_code=263,
         national_number="771234567",
@@ -96,6 +97,12 @@ def test_national_without_region_is_invalid() -> None:
 
 def test_garbage_is_invalid() -> None:
     assert parse_number("+0", ton=1).kind == INVALID
+
+
+def test_unknown_country_code_keeps_the_dialled_digits() -> None:
+    # No country has +99, but a "+99" prefix rule must still be able to catch it.
+    info = parse_number("+99123456", ton=1)
+    assert (info.kind, info.e164, info.dialled, info.is_valid) == (INVALID, None, "+99123456", False)
 
 
 def test_operator_network_map_takes_precedence() -> None:

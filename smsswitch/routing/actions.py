@@ -100,7 +100,7 @@ class LeastCostAction:
     prices: tuple[PriceList | None, ...]
 
     def priced(self, dest: NumberInfo) -> list[tuple[str, float | None]]:
-        return [(name, prices.price(dest.e164) if prices else None) for name, prices in zip(self.connectors, self.prices)]
+        return [(name, prices.price(dest.dialled) if prices else None) for name, prices in zip(self.connectors, self.prices)]
 
     def decide(self, dest: NumberInfo, draw: float) -> MtDecision:
         priced = self.priced(dest)

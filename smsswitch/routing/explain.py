@@ -84,7 +84,7 @@ def _render_decision(decision: MtDecision | MoDecision) -> str:
 
 def _describe_number(info: NumberInfo) -> str:
     if info.e164 is None:
-        return f"{info.raw} ({info.kind})"
+        return f"{info.dialled or info.raw} ({info.kind})"
     facts = [info.region or "?", info.number_type or "?", info.network or "network unknown"]
     if not info.is_valid:
         facts.append("not a valid number")
@@ -119,7 +119,7 @@ def explain_mt(
         decision = rule.action.decide(dest, draw)
         if isinstance(rule.action, LeastCostAction):
             prices = ", ".join(f"{name}={'no price' if p is None else p}" for name, p in rule.action.priced(dest))
-            details.append(f"prices for {dest.e164}: {prices}")
+            details.append(f"prices for {dest.dialled}: {prices}")
         elif isinstance(rule.action, SplitAction):
             weights = ", ".join(f"{name}={weight:g}" for name, weight in rule.action.weights)
             details.append(f"split {weights}; draw {draw:.3f} picks {decision.connectors[0]}")

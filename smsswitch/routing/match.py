@@ -158,9 +158,9 @@ class MtMatch:
         why: list[str] = []
         if self.tenants is not None and tenant not in self.tenants:
             why.append(f"tenant {tenant!r} is not one of {_list(self.tenants)}")
-        if self.prefixes is not None and not (dest.e164 and dest.e164.startswith(self.prefixes)):
+        if self.prefixes is not None and not (dest.dialled and dest.dialled.startswith(self.prefixes)):
             shown = self.prefixes if len(self.prefixes) <= 8 else self.prefixes[:8] + ("…",)
-            why.append(f"destination {dest.e164 or dest.raw} does not start with {_list(shown)}")
+            why.append(f"destination {dest.dialled or dest.raw} does not start with {_list(shown)}")
         if self.regions is not None and dest.region not in self.regions and dest.country_code not in self.codes:  # type: ignore[operator]
             countries = _list(sorted(self.regions) + sorted(self.codes))  # type: ignore[arg-type]
             why.append(f"destination country {dest.region or '?'} (+{dest.country_code or '?'}) is not one of {countries}")
@@ -205,7 +205,7 @@ class MoMatch:
             return False
         if self.connectors is not None and connector not in self.connectors:
             return False
-        if self.from_prefixes is not None and not (sender.e164 and sender.e164.startswith(self.from_prefixes)):
+        if self.from_prefixes is not None and not (sender.dialled and sender.dialled.startswith(self.from_prefixes)):
             return False
         if (
             self.from_regions is not None
@@ -225,8 +225,8 @@ class MoMatch:
             why.append(f"keyword {keyword!r} is not one of {_list(self.keywords)}")
         if self.connectors is not None and connector not in self.connectors:
             why.append(f"connector {connector!r} is not one of {_list(self.connectors)}")
-        if self.from_prefixes is not None and not (sender.e164 and sender.e164.startswith(self.from_prefixes)):
-            why.append(f"sender {sender.e164 or sender.raw} does not start with {_list(self.from_prefixes)}")
+        if self.from_prefixes is not None and not (sender.dialled and sender.dialled.startswith(self.from_prefixes)):
+            why.append(f"sender {sender.dialled or sender.raw} does not start with {_list(self.from_prefixes)}")
         if (
             self.from_regions is not None
             and sender.region not in self.from_regions

@@ -92,14 +92,14 @@ class RouteTable:
         """Rule numbers worth testing for this tenant and destination, in file order."""
         index = self.mt_index
         parts: list[tuple[int, ...]] = []
-        e164 = dest.e164
-        if e164 is not None and index.lengths:
+        dialled = dest.dialled
+        if dialled is not None and index.lengths:
             get = index.by_prefix.get
-            size = len(e164)
+            size = len(dialled)
             for length in index.lengths:
                 if length > size:
                     break
-                hit = get(e164[:length])
+                hit = get(dialled[:length])
                 if hit is not None:
                     parts.append(hit)
         if index.by_region:

@@ -105,7 +105,8 @@ def test_reject_with_configured_status(table) -> None:  # noqa: ANN001
     assert (decision.action, decision.status, decision.reason, decision.routed) == (
         "reject", CommandStatus.ESME_RPROHIBITED, "landlines do not take SMS", False,
     )
-    assert route(table, "demo", "+99123456").status == CommandStatus.ESME_RINVDSTADR
+    blocked = route(table, "demo", "+99123456")  # no country has +99; the prefix rule still applies
+    assert (blocked.rule, blocked.status, blocked.reason) == ("block-99", CommandStatus.ESME_RINVDSTADR, "no route to +99")
 
 
 def test_no_match_is_a_clear_rejection(table) -> None:  # noqa: ANN001
