@@ -173,6 +173,9 @@ class TenantConnection:
         self._unbound = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._draining = False
+        # True while back-pressure keeps the reader from reading: the peer is not idle then,
+        # we are the bottleneck, so keepalive and idle timers must not blame it.
+        self._reader_blocked = False
         self._reason = ""
         self._bind_deadline = trio.current_time() + config.bind_timeout
         self._log = log.bind(peer=f"{peer_host}:{peer_port}")
@@ -189,6 +192,7 @@ class TenantConnection:
                 await self._guarded(self._read_loop)
                 nursery.cancel_scope.cancel()
         finally:
+            self._end_reason("closed")
             with trio.CancelScope(shield=True):
                 await self._cleanup()
             self.done.set()
@@ -211,8 +215,12 @@ class TenantConnection:
 
     def begin_shutdown(self) -> None:
         """Server shutdown: finish what the core holds, unbind politely, close."""
-        if self._nursery is not None and not self._draining:
+        if self._nursery is None or self._draining or self._reason:
+            return
+        try:
             self._nursery.start_soon(self._guarded, self._graceful_unbind)
+        except RuntimeError:  # the connection is already closing
+            pass
 
     @property
     def _bind_id(self) -> str | None:
@@ -375,13 +383,21 @@ class TenantConnection:
         self._batches_pending += 1
         if self._outstanding > self.ctx.stats.max_outstanding:
             self.ctx.stats.max_outstanding = self._outstanding
-        await self._batch_in.send(items)
+        self._reader_blocked = True
+        try:
+            await self._batch_in.send(items)
+        finally:
+            self._reader_blocked = False
 
     async def _wait_for_room(self, weight: int) -> None:
         if self._outstanding and self._outstanding + weight > self._window:
             await self._flush()  # let responses the session queued go out while we wait
-            while self._outstanding and self._outstanding + weight > self._window:
-                await self._room.wait()
+            self._reader_blocked = True
+            try:
+                while self._outstanding and self._outstanding + weight > self._window:
+                    await self._room.wait()
+            finally:
+                self._reader_blocked = False
 
     async def _wait_pipeline_empty(self) -> None:
         while self._batches_pending:
@@ -437,6 +453,7 @@ class TenantConnection:
         tlvs = {Tag.SC_INTERFACE_VERSION: SMPP_VERSION_34} if pdu.interface_version >= SMPP_VERSION_34 else {}
         self.session.send_response(pdu, response_class(system_id=ctx.system_id, tlvs=tlvs))
         await self._flush()
+        self._timer_wakeup.set()  # bound: keepalive deadlines replace the bind deadline
         self._log.info("bind", tenant=self.system_id, bind_id=self._bind_id, bind_type=bind_type)
         if bind_type in _RECEIVING:
             self.outlet = SessionOutlet(self.bind, capacity=2 * self._window)
@@ -621,13 +638,13 @@ class TenantConnection:
                 if kind is RequestTimedOut:
                     self._on_request_timeout(event.request, timed_out)  # type: ignore[attr-defined]
                 elif kind is EnquireLinkDue:
-                    if session.is_bound:
+                    if session.is_bound and not self._reader_blocked:
                         session.send_enquire_link(now)
                 elif kind is EnquireLinkOverdue:
                     self._log.info("enquire_link_overdue", tenant=self.system_id, bind_id=self._bind_id)
                     self._end("enquire_link_overdue")
                     return
-                elif kind is IdleTimeout:
+                elif kind is IdleTimeout and not self._reader_blocked:
                     await self._unbind_and_close("idle_timeout")
                     return
             await self._flush()
