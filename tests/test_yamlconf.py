@@ -132,3 +132,13 @@ def test_bool_is_not_an_int_and_root_must_be_mapping() -> None:
     errors = []
     ROOT.validate(None, errors, at=Mark("empty.yaml", 1, 1))
     assert str(errors[0]) == "empty.yaml:1:1: config: expected a mapping, got nothing (null)"
+
+
+def test_list_accepts_a_single_value_or_mapping() -> None:
+    window = Schema({"tz": Field(str, default="UTC")}, name="window")
+    rule = Schema({"tenants": Field(ListOf(str)), "time": Field(ListOf(window))}, name="rule")
+    errors: list[ConfigError] = []
+    cfg = rule.validate(load_yaml_text("tenants: acme\ntime: {tz: Africa/Harare}\n", "l.yaml"), errors)
+    assert errors == []
+    assert cfg == {"tenants": ["acme"], "time": [{"tz": "Africa/Harare"}]}
+    assert cfg["tenants"].item_mark(0) == Mark("l.yaml", 1, 10)

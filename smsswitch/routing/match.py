@@ -51,10 +51,12 @@ class SenderPattern:
         for pattern in patterns:
             upper = pattern.upper()
             body = upper[:-1] if upper.endswith("*") else upper
-            if not any(ch in body for ch in "*?["):
-                (prefixes.append(body) if upper.endswith("*") else exact.add(upper))
-            else:
+            if any(ch in body for ch in "*?["):
                 regexes.append(re.compile(fnmatch.translate(upper)))
+            elif upper.endswith("*"):
+                prefixes.append(body)
+            else:
+                exact.add(upper)
         return cls(tuple(patterns), frozenset(exact), tuple(prefixes), tuple(regexes))
 
     def matches(self, source: str) -> bool:
