@@ -305,6 +305,7 @@ async def open_journal(config: JournalConfig) -> AsyncIterator[Journal]:
         lambda: open_env(config.path, map_size=config.initial_map_size, sync=config.sync)
     )
     try:
+        env.reader_check()  # free reader slots of processes that died (kill -9)
         store = Store(env)
     except BaseException:
         env.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -212,3 +213,33 @@ def test_write_errors_are_classified_by_cause_and_free_space(tmp_path: Path) -> 
     assert isinstance(_classify(eio, str(tmp_path)), JournalUnavailableError)
     assert _classify(eio, str(tmp_path)).smpp_status is CommandStatus.ESME_RSYSERR
     assert isinstance(_classify(OSError(28, "No space left on device"), str(tmp_path)), JournalFullError)
+
+
+GROW_ELSEWHERE = """
+import os, sys, time, trio
+from smsswitch.journal import JournalConfig, MessageRecord, PutMessage, open_journal
+async def main():
+    config = JournalConfig(path=sys.argv[1], initial_map_size=1 << 20, max_map_size=64 << 20)
+    async with open_journal(config) as j:
+        for _ in range(12):
+            rs = [MessageRecord(id=j.new_id(), tenant="other", source="A", destination="B", created=time.time(), payload=os.urandom(2500)) for _ in range(100)]
+            await j.commit([PutMessage(r) for r in rs])
+        print(j.map_info()["map_size"])
+trio.run(main)
+"""
+
+
+async def test_map_grown_by_another_process_is_adopted(journal_path: Path) -> None:
+    config = JournalConfig(path=journal_path, initial_map_size=1 << 20, max_map_size=64 << 20)
+    async with open_journal(config) as journal:
+        mine = record(journal)
+        await journal.commit([PutMessage(mine)])
+        done = await trio.run_process([sys.executable, "-c", GROW_ELSEWHERE, str(journal_path)], capture_stdout=True)
+        assert int(done.stdout.splitlines()[-1]) > 1 << 20
+        assert journal.map_info()["map_size"] == 1 << 20
+        assert journal.get(mine.id) is not None  # a reader adopts the bigger map
+        assert journal.map_info()["map_size"] > 1 << 20
+        assert journal.counts()["messages"] == 1201
+        await journal.commit([PutMessage(record(journal, payload=os.urandom(2500))) for _ in range(50)])
+        assert journal.healthy and journal.counts()["messages"] == 1251
+        assert journal.check() == []
