@@ -136,7 +136,7 @@ def parse_number(
     return _parse_cached(raw, ton, npi, default_region, networks)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)  # ~0.5 KB an entry: ~8 MB at most
 def _parse_cached(
     raw: str, ton: int, npi: int, default_region: str | None, networks: NetworkMap | None
 ) -> NumberInfo:
@@ -201,5 +201,6 @@ def _parse_as(raw: str, text: str, region: str | None, kind: str, networks: Netw
         number_type=_TYPE_NAMES.get(ntype, "unknown"),
         network=network,
         is_valid=is_valid,
-        is_possible=phonenumbers.is_possible_number(number),
+        # A valid number is possible by definition; only ask about the others.
+        is_possible=is_valid or phonenumbers.is_possible_number(number),
     )
