@@ -6,9 +6,10 @@ and report back through the core's `CarrierSink` in batches. The connector is th
 owner of the retry policy so that every link treats a throttle, a timeout or a lost session
 the same way:
 
-- throttled (0x58) / queue full (0x14): the whole connector pauses (growing pause, reset by
-  the next success) and the job goes back to the front of the queue. Such refusals do not
-  use up the job's attempts (the carrier did not take it), but MAX_THROTTLES of them do end it.
+- throttled (0x58) / queue full (0x14): the whole connector pauses and lowers its rate to
+  what the carrier took (see `pacing`), and the job goes back to the front of the queue.
+  Such refusals do not use up the job's attempts (the carrier did not take it), but
+  MAX_THROTTLES of them do end it.
 - timeout, session lost, ESME_RSYSERR/RX_T_APPN: the job goes back to the front, and is given
   up (GAVE_UP) once it was sent `max_attempts` times.
 - permanent error statuses: REJECTED at once with the status.
@@ -29,8 +30,8 @@ from smsswitch.carrier.api import CarrierSink, SubmitJob, SubmitOutcome, SubmitR
 from smsswitch.carrier.health import ConnectorCounters, ConnectorHealth
 from smsswitch.carrier.jobqueue import JobQueue, QueueClosed
 from smsswitch.carrier.link import CarrierLink
+from smsswitch.carrier.pacing import Pacer
 from smsswitch.config import ConnectorConfig
-from smsswitch.ratelimit import RateLimiter
 from smsswitch.smpp.constants import CommandStatus
 from smsswitch.smpp.pdu import DataSm, DeliverSm
 
@@ -38,9 +39,6 @@ __all__ = ["Connector", "QueueClosed"]
 
 log = structlog.get_logger("smsswitch.carrier")
 
-#: First pause after a throttle, doubled on each further throttled batch, up to the max.
-THROTTLE_PAUSE = 0.1
-THROTTLE_PAUSE_MAX = 5.0
 #: Throttle refusals after which a job is given up anyway (a carrier that never lets it in).
 MAX_THROTTLES = 100
 #: How often jobs are checked for expiry while no link can send them.
@@ -74,7 +72,7 @@ class Connector:
         self.wall_clock = wall_clock
         self.rng = rng or random.Random()
         self.counters = ConnectorCounters()
-        self.limiter = RateLimiter(config.max_tps or None, burst=1)
+        self.pacer = Pacer(config.max_tps)
         bind_types: tuple[Literal["transceiver", "transmitter", "receiver"], ...] = (
             ("transceiver",) if config.bind_mode == "transceiver" else ("transmitter", "receiver")
         )
@@ -87,8 +85,6 @@ class Connector:
         self.queue = JobQueue(queue_size or max(1024, 8 * config.window * submitting))
         self.draining = False
         self.closing = False
-        self.paused_until = float("-inf")
-        self._throttle_streak = 0
         self._retry_info: dict[SubmitJob, _RetryInfo] = {}
         self._pending: list[SubmitResult] = []
         self._closing_event = trio.Event()
@@ -286,18 +282,16 @@ class Connector:
         return statuses
 
     def throttled(self) -> None:
-        """The carrier said 0x58/0x14: pause every link of this connector, longer each time."""
+        """The carrier said 0x58/0x14 (once per read batch): slow the whole connector."""
+        pacer = self.pacer
         now = self.clock()
-        pause = min(THROTTLE_PAUSE_MAX, THROTTLE_PAUSE * (2 ** min(self._throttle_streak, 16)))
-        self._throttle_streak += 1
-        if now + pause > self.paused_until:
-            self.paused_until = now + pause
-        self.limiter.slow_down(now, pause)
-        if self._throttle_streak == 1 or self._throttle_streak % 10 == 0:
-            self._log.warning("carrier.throttled", pause=round(pause, 3), streak=self._throttle_streak)
-
-    def throttle_cleared(self) -> None:
-        self._throttle_streak = 0
+        if pacer.throttled(now):  # at most one line per throttle episode
+            self._log.warning(
+                "carrier.throttled",
+                pause=round(pacer.paused_until - now, 3),
+                streak=pacer.streak,
+                new_rate=round(pacer.rate, 1),
+            )
 
     async def sleep_unless_closing(self, seconds: float) -> None:
         with trio.move_on_after(seconds):

@@ -276,7 +276,7 @@ class CarrierLink:
         retry: list[SubmitJob] = []
         delivers: list[DeliverSm | DataSm] = []
         throttled = False
-        accepted = False
+        accepted = 0
         for event in events:
             kind = type(event)
             if kind is ResponseReceived:
@@ -291,7 +291,7 @@ class CarrierLink:
                 counters.response(status, event.latency)
                 verdict = classify(status)
                 if verdict is StatusKind.OK:
-                    accepted = True
+                    accepted += 1
                     results.append(
                         SubmitResult(
                             job,
@@ -332,10 +332,12 @@ class CarrierLink:
                 counters.unexpected_responses += 1
             elif kind is Refused:
                 counters.refused += 1
+        if accepted:
+            owner.pacer.accepted(owner.clock(), accepted)
         if throttled:
             owner.throttled()
         elif accepted:
-            owner.throttle_cleared()
+            owner.pacer.clean_batch()
         if retry:
             owner.requeue(retry)
         if results:
@@ -372,7 +374,7 @@ class CarrierLink:
             if idle:
                 owner.queue.register_idle(self._wake)
             deadline = session.next_deadline()
-            pause = owner.paused_until
+            pause = owner.pacer.paused_until
             now = clock()
             until = min(
                 deadline if deadline is not None else math.inf,
@@ -393,21 +395,21 @@ class CarrierLink:
 
     def _may_submit(self) -> bool:
         owner = self.owner
-        return self._may_take_work() and len(owner.queue) > 0 and owner.paused_until <= owner.clock()
+        return self._may_take_work() and len(owner.queue) > 0 and owner.pacer.paused_until <= owner.clock()
 
     async def _submit_some(self) -> None:
         """Fill the window from the queue, paced by the connector's limiter, in batches."""
         owner = self.owner
-        limiter = owner.limiter
+        pacer = owner.pacer
         clock = owner.clock
         batch = self.unsent
         window = self.config.window
         while len(self.inflight) + len(batch) < window and not owner.draining and not owner.closing:
-            if owner.paused_until > clock():
+            if pacer.paused_until > clock():
                 break
             if not owner.queue:
                 break
-            delay = limiter.reserve(clock())
+            delay = pacer.reserve(clock())
             if delay > PACING_SLACK:
                 if batch:
                     await self._send_jobs(batch)
@@ -462,6 +464,7 @@ class CarrierLink:
         else:
             batch.clear()
         owner.counters.submits_sent += sent
+        owner.pacer.sent(now, sent)
         if failed:
             await owner.report(failed)
         await self._flush()

@@ -84,6 +84,8 @@ DELIVER_RETRY_DELAY = 0.5
 #: Distinct destinations counted one by one before the rest go under "other".
 MAX_DESTINATIONS = 10_000
 SMSC_SYSTEM_ID = "smsswitch-sim"
+#: In receipt-first mode, the submit_sm_resp follows its receipt this much later.
+RECEIPT_FIRST_GAP = 0.02
 
 _SUBMIT_OK = CommandStatus.ESME_ROK
 _RECEIPT_MODES = ("text", "tlv", "both")
@@ -126,6 +128,7 @@ class _Connection:
         self.submits = 0
         self.backlog: deque[_Outbound] = deque()
         self.outstanding: dict[int, _Outbound] = {}
+        self.deferred: list[tuple[Pdu, Pdu]] = []
         self.wake = trio.Event()
         self.send_lock = trio.Lock()
         self.closed = False
@@ -326,16 +329,24 @@ class CarrierSimulator:
         while True:
             await self._wait_out_stall()
             data = await stream.receive_some(RECEIVE_SIZE)
+            await self._wait_out_stall()  # a stall that began while we were waiting for bytes
             events = session.receive_data(data, clock())
-            unanswered = session.unanswered
-            if unanswered:
-                if unanswered > self._stats.max_unanswered:
-                    self._stats.max_unanswered = unanswered
+            # Every read is answered in full before the next, so this is all that is open.
+            submits = sum(1 for e in events if type(e) is RequestReceived and e.pdu.__class__ is SubmitSm)
+            if submits:
+                if submits > self._stats.max_unanswered:
+                    self._stats.max_unanswered = submits
                 if self.config.response_delay > 0:
                     await trio.sleep(self.config.response_delay)
             done = await self._handle_events(conn, events)
             conn.pump(clock())
             await conn.flush()
+            if conn.deferred:  # receipt-first mode: the receipts are out, now the responses
+                await trio.sleep(RECEIPT_FIRST_GAP)
+                for request, response in conn.deferred:
+                    session.send_response(request, response)
+                conn.deferred.clear()
+                await conn.flush()
             if done:
                 return
 
@@ -440,11 +451,14 @@ class CarrierSimulator:
             by_dest["other"] = by_dest.get("other", 0) + 1
         self._received.append(_Received(message_id, conn.id, pdu, self.wall_clock()))
         receipt = self._make_receipt(pdu, number, message_id, conn.id)
+        response = SubmitSmResp(message_id=message_id)
         if receipt is not None and config.receipt_before_response and conn.can_receive:
-            conn.backlog.append(receipt)  # the reader pumps it before answering this submit
+            # The receipt goes out now; the response only after RECEIPT_FIRST_GAP (see _reader).
+            conn.backlog.append(receipt)
             conn.pump(now)
-            receipt = None
-        session.send_response(pdu, SubmitSmResp(message_id=message_id))
+            conn.deferred.append((pdu, response))
+            return
+        session.send_response(pdu, response)
         if receipt is not None:
             if not self._schedule.push(now + config.receipt_delay, receipt):
                 stats.receipts_overflow += 1

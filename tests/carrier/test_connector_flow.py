@@ -1,0 +1,69 @@
+"""Window, pacing and throttling, measured over real TCP with generous tolerances."""
+
+from __future__ import annotations
+
+import trio
+
+from smsswitch.carrier.api import SubmitOutcome
+from smsswitch.carrier.connector import Connector
+
+from tests.carrier.conftest import FakeSink, connector_config, eventually, make_job, start_sim
+
+
+async def test_window_is_filled_but_never_exceeded(sink: FakeSink) -> None:
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            sim = await start_sim(nursery, response_delay=0.03)
+            connector = Connector(connector_config(sim.port, window=4), sink)
+            nursery.start_soon(connector.run)
+            await eventually(lambda: connector.health().sessions_bound == 1)
+            most_in_flight = 0
+            for i in range(40):
+                await connector.submit(make_job(i))
+            while len(sink.results) < 40:
+                most_in_flight = max(most_in_flight, connector.health().window_in_use)
+                await trio.sleep(0.002)
+            assert most_in_flight <= 4
+            # Pipelined, not one at a time: the simulator saw full windows.
+            assert sim.stats()["max_unanswered"] == 4
+            assert len(sink.accepted()) == 40
+            nursery.cancel_scope.cancel()
+
+
+async def test_rate_is_connector_wide_and_smooth(sink: FakeSink) -> None:
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            sim = await start_sim(nursery)
+            connector = Connector(connector_config(sim.port, sessions=3, max_tps=50), sink)
+            nursery.start_soon(connector.run)
+            await eventually(lambda: connector.health().sessions_bound == 3)
+            for i in range(51):
+                await connector.submit(make_job(i))
+            await sink.wait_for(lambda: len(sink.accepted()) == 51)
+            times = sorted(entry["time"] for entry in sim.received())
+            rate = 50 / (times[-1] - times[0])
+            assert 35 <= rate <= 65, rate
+            # Smooth: no tight bursts (no 10 submits within a fifth of a second).
+            assert min(b - a for a, b in zip(times, times[10:])) > 0.1
+            nursery.cancel_scope.cancel()
+
+
+async def test_throttled_submits_back_off_and_all_get_through(sink: FakeSink) -> None:
+    with trio.fail_after(15):
+        async with trio.open_nursery() as nursery:
+            sim = await start_sim(nursery, throttle_above=40)
+            connector = Connector(connector_config(sim.port, sessions=2, max_attempts=2), sink)
+            nursery.start_soon(connector.run)
+            for i in range(40):
+                await connector.submit(make_job(i))
+            await sink.wait_for(lambda: len(sink.results) == 40, timeout=12)
+            assert {r.outcome for r in sink.results} == {SubmitOutcome.ACCEPTED}
+            assert all(len(rs) == 1 for rs in sink.outcomes().values())
+            stats = sim.stats()
+            health = connector.health()
+            assert stats["throttled"] > 0 and health.throttled == stats["throttled"]
+            # Throttling pauses the connector rather than hammering: few refusals per message.
+            assert stats["throttled"] < 40 * 3
+            # Throttle refusals do not use up attempts (max_attempts=2 would otherwise end some).
+            assert max(r.job.attempts for r in sink.results) > 2 or stats["throttled"] < 40
+            nursery.cancel_scope.cancel()
