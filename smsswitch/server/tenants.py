@@ -16,7 +16,7 @@ import attrs
 
 from smsswitch.config import TenantConfig
 
-__all__ = ["SenderPolicy", "TenantDirectory"]
+__all__ = ["SenderPolicy", "TenantDirectory", "TenantEntry"]
 
 
 @attrs.frozen

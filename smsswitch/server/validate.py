@@ -163,7 +163,7 @@ def _check_body(
             part = (udh.concat.reference, udh.concat.total, udh.concat.sequence)
     if alphabet is Alphabet.UCS2 and len(text) % 2:
         return S.ESME_RINVMSGLEN
-    if part is None:
+    if part is None and tlvs:
         sar = _sar_part(tlvs)
         if isinstance(sar, int):
             return sar
@@ -208,7 +208,7 @@ def _client_reference(tlvs: dict[int, Any]) -> str | None:
     return None if ref is None else str(ref)
 
 
-@attrs.frozen
+@attrs.define(slots=True)
 class _Common:
     """What a submit_sm and a submit_multi share once validated (all but the destination)."""
 
