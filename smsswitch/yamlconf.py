@@ -423,13 +423,18 @@ class Schema:
     fields: dict[str, Field]
     name: str = "mapping"
 
-    def validate(self, value: Any, errors: list[ConfigError], at: Mark | None = None) -> YamlMap | None:
+    def validate(
+        self, value: Any, errors: list[ConfigError], at: Mark | None = None, partial: bool = False
+    ) -> YamlMap | None:
         """Check `value` (normally a YamlMap); returns a new YamlMap with defaults, or None.
 
-        The errors it appends to `errors` are in file order.
+        The errors it appends to `errors` are in file order. With `partial=True` a mapping
+        with errors still comes back, holding only the keys whose values passed (so a caller
+        can go on checking the rest of the file without tripping over the broken parts).
         """
         start = len(errors)
-        result = _validate(self, value, at or getattr(value, "mark", Mark("<unknown>", 1, 1)), errors)
+        where = at or getattr(value, "mark", Mark("<unknown>", 1, 1))
+        result = _validate_schema(self, value, where, errors, partial) if partial else _validate(self, value, where, errors)
         errors[start:] = sorted(errors[start:], key=lambda e: (e.file, e.line, e.column))
         return None if result is _MISSING else result
 
@@ -472,7 +477,7 @@ def _validate(kind: Any, value: Any, at: Mark, errors: list[ConfigError]) -> Any
     return _MISSING
 
 
-def _validate_schema(schema: Schema, value: Any, at: Mark, errors: list[ConfigError]) -> Any:
+def _validate_schema(schema: Schema, value: Any, at: Mark, errors: list[ConfigError], partial: bool = False) -> Any:
     if not isinstance(value, dict):
         errors.append(at.error(f"{schema.name}: expected a mapping, got {_got(value)}"))
         return _MISSING
@@ -505,7 +510,7 @@ def _validate_schema(schema: Schema, value: Any, at: Mark, errors: list[ConfigEr
             continue
         result[name] = checked
         result.set_marks(name, source.key_mark(name), value_at)
-    return result if ok else _MISSING
+    return result if ok or partial else _MISSING
 
 
 def _validate_list(kind: ListOf, value: Any, at: Mark, errors: list[ConfigError]) -> Any:

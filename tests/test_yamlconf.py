@@ -142,3 +142,13 @@ def test_list_accepts_a_single_value_or_mapping() -> None:
     assert errors == []
     assert cfg == {"tenants": ["acme"], "time": [{"tz": "Africa/Harare"}]}
     assert cfg["tenants"].item_mark(0) == Mark("l.yaml", 1, 10)
+
+
+def test_partial_validation_keeps_the_good_keys() -> None:
+    errors: list[ConfigError] = []
+    doc = load_yaml_text("connectors: {a: {port: 1}}\ndebug: true\n", "p.yaml")
+    assert ROOT.validate(doc, errors) is None
+    errors = []
+    partial = ROOT.validate(doc, errors, partial=True)
+    assert partial == {"debug": True}
+    assert [str(e) for e in errors] == ["p.yaml:1:17: connector: missing required key 'host'"]

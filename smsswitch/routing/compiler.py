@@ -97,28 +97,26 @@ class _Compiler:
         self.schemas = route_file_schema(self.known_tenants, self.known_connectors)
         self.errors: list[ConfigError] = []
         self.warnings: list[ConfigWarning] = []
-        self.groups: dict[str, frozenset[str]] = {}
-        self.prices: dict[str, PriceList] = {}
-        self.network_names: dict[str, str] = {}  # casefolded → as written
+        self.groups: dict[str, frozenset[str]] | None = {}
+        self.prices: dict[str, PriceList] | None = {}
+        self.network_names: dict[str, str] | None = {}  # casefolded → as written
 
     def compile(self, doc: Any, digest: str) -> RouteTable | None:
-        top = self.schemas["top"].validate(doc, self.errors, at=Mark(self.filename, 1, 1))
+        # partial: a broken top-level value must not hide the rules' own errors.
+        top = self.schemas["top"].validate(doc, self.errors, at=Mark(self.filename, 1, 1), partial=True)
         if top is None:
-            # Still check the rules, so one bad top-level value does not hide their errors.
-            top = YamlMap(mark=Mark(self.filename, 1, 1))
-            if isinstance(doc, YamlMap):
-                for key in ("mt", "mo"):
-                    if isinstance(doc.get(key), list):
-                        top[key] = doc[key]
-                        top.set_marks(key, doc.key_mark(key), doc.value_mark(key))
-        elif top["version"] != SUPPORTED_VERSION:
+            return None
+        if "version" in top and top["version"] != SUPPORTED_VERSION:
             self.errors.append(
-                top.value_mark("version").error(f"unsupported route file version {top['version']}", hint=f"this smsswitch reads version {SUPPORTED_VERSION}")
+                top.value_mark("version").error(
+                    f"unsupported route file version {top['version']}", hint=f"this smsswitch reads version {SUPPORTED_VERSION}"
+                )
             )
-        self.groups = {name: frozenset(members) for name, members in (top.get("tenant_groups") or {}).items()}
-        networks = top.get("networks") or {}
-        self.network_names = {name.casefold(): name for name in networks} | _carrier_names()
-        self.prices = {name: PriceList.from_mapping(prices) for name, prices in (top.get("prices") or {}).items()}
+        # A section that failed its own checks is absent: then do not judge references to it.
+        self.groups = None if "tenant_groups" not in top else {n: frozenset(m) for n, m in top["tenant_groups"].items()}
+        networks = top.get("networks", {})
+        self.network_names = None if "networks" not in top else {n.casefold(): n for n in networks} | _carrier_names()
+        self.prices = None if "prices" not in top else {n: PriceList.from_mapping(p) for n, p in top["prices"].items()}
 
         mt_rules = self._rules(top, "mt", self.schemas["mt_rule"], self._mt_rule)
         mo_rules = self._rules(top, "mo", self.schemas["mo_rule"], self._mo_rule)
@@ -185,15 +183,16 @@ class _Compiler:
             action = self._split(name, rule["split"], rule.value_mark("split"))
         elif action_name == "least_cost":
             self._warn_repeats(rule["least_cost"])
+            prices = self.prices or {}
             for position, connector in enumerate(rule["least_cost"]):
-                if connector not in self.prices:
+                if self.prices is not None and connector not in self.prices:
                     self.warnings.append(
                         rule["least_cost"].item_mark(position).warning(
                             f"connector {connector!r} has no prices; least_cost always puts it last", hint="add it under prices:"
                         )
                     )
             connectors = tuple(rule["least_cost"])
-            action = LeastCostAction(name, connectors, tuple(self.prices.get(c) for c in connectors))
+            action = LeastCostAction(name, connectors, tuple(prices.get(c) for c in connectors))
         else:
             reject = rule["reject"]
             reason = reject["reason"] or f"rejected by route {name}"
@@ -208,7 +207,9 @@ class _Compiler:
         if match["tenant_groups"] is not None:
             tenants = tenants or set()
             for position, group in enumerate(match["tenant_groups"]):
-                if group not in self.groups:
+                if self.groups is None:
+                    ok = False
+                elif group not in self.groups:
                     ok = False
                     self.errors.append(
                         match["tenant_groups"].item_mark(position).error(
@@ -224,7 +225,7 @@ class _Compiler:
         networks = None
         if match["networks"] is not None:
             for position, network in enumerate(match["networks"]):
-                if network.casefold() not in self.network_names:
+                if self.network_names is not None and network.casefold() not in self.network_names:
                     ok = False
                     self.errors.append(
                         match["networks"].item_mark(position).error(

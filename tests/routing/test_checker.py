@@ -77,3 +77,27 @@ def test_shadow_detection_scales_with_prefix_rules() -> None:
     table = compile_routes({"version": 1, "mt": rules})
     shadowed = {w.message.split("'")[1] for w in table.warnings}
     assert shadowed == {f"r{i}" for i in range(1000)} | {"narrow"}  # +263700xxx are under "broad"
+
+
+def test_a_broken_section_does_not_cause_follow_on_errors() -> None:
+    from smsswitch.yamlconf import load_yaml_text
+
+    doc = load_yaml_text(
+        "version: 1\ntenant_groups: {retail: [demo, nobody]}\nmt:\n"
+        "  - {name: r, match: {tenant_groups: [retail]}, connectors: [sim]}\n"
+        "  - {name: s, match: {tenants: [ghost]}, connectors: [sim]}\n",
+        "f.yaml",
+    )
+    errors, _ = check_routes_doc(doc)
+    assert [str(e) for e in errors] == [
+        "f.yaml:2:32: unknown tenant 'nobody' (hint: known tenants: demo)",
+        "f.yaml:5:32: unknown tenant 'ghost' (hint: known tenants: demo)",
+    ]
+
+
+def check_routes_doc(doc):  # noqa: ANN001, ANN201
+    try:
+        compile_routes(doc, {"demo"}, {"sim"})
+    except ConfigErrors as exc:
+        return exc.errors, []
+    return [], []
