@@ -91,7 +91,7 @@ def test_a_broken_section_does_not_cause_follow_on_errors() -> None:
     errors, _ = check_routes_doc(doc)
     assert [str(e) for e in errors] == [
         "f.yaml:2:32: unknown tenant 'nobody' (hint: known tenants: demo)",
-        "f.yaml:5:32: unknown tenant 'ghost' (hint: known tenants: demo)",
+        "f.yaml:5:33: unknown tenant 'ghost' (hint: known tenants: demo)",
     ]
 
 
