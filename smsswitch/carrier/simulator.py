@@ -721,23 +721,22 @@ async def serve_with_reports(sim: CarrierSimulator, report: bool, every: float) 
     def emit() -> None:
         print(json.dumps(sim.stats(), sort_keys=True), flush=True)
 
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(sim.serve)
-        print(f"carrier simulator listening on {sim.config.host}:{port}", file=sys.stderr, flush=True)
+    async def periodic() -> None:
+        while True:
+            await trio.sleep(every)
+            emit()
 
-        if report and every > 0:
-            async def periodic() -> None:
-                while True:
-                    await trio.sleep(every)
-                    emit()
-
-            nursery.start_soon(periodic)
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(sim.serve)
+            print(f"carrier simulator listening on {sim.config.host}:{port}", file=sys.stderr, flush=True)
+            if report and every > 0:
+                nursery.start_soon(periodic)
             async for _ in signals:
                 break
-        if report:
-            emit()
-        nursery.cancel_scope.cancel()
+            if report:
+                emit()
+            nursery.cancel_scope.cancel()
 
 
 def run_simulator_from_args(args: argparse.Namespace) -> int:
