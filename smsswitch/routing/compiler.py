@@ -12,7 +12,7 @@ import difflib
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from smsswitch.routing.schema import route_file_schema, suggest
 from smsswitch.routing.shadow import mo_covers, mt_covers
 from smsswitch.routing.table import MoIndex, MoRule, MtIndex, MtRule, RouteTable
 from smsswitch.smpp.constants import CommandStatus
-from smsswitch.yamlconf import ConfigError, ConfigErrors, ConfigWarning, Mark, YamlList, YamlMap, load_yaml_text
+from smsswitch.yamlconf import ConfigError, ConfigErrors, ConfigWarning, Mark, Schema, YamlList, YamlMap, load_yaml_text
 
 __all__ = ["check_routes", "compile_routes"]
 
@@ -64,7 +64,11 @@ def check_routes(
     return errors, warnings
 
 
-def _compile_source(source, known_tenants, known_connectors):  # noqa: ANN001, ANN202
+def _compile_source(
+    source: str | Path | dict,  # type: ignore[type-arg]
+    known_tenants: Collection[str] | None,
+    known_connectors: Collection[str] | None,
+) -> tuple[RouteTable | None, list[ConfigError], list[ConfigWarning]]:
     if isinstance(source, dict):
         filename = source.mark.file if isinstance(source, YamlMap) else "<routes>"
         digest = hashlib.sha256(json.dumps(source, sort_keys=True, default=str).encode()).hexdigest()
@@ -141,7 +145,8 @@ class _Compiler:
 
     # ------------------------------------------------------------------------------ shared
 
-    def _rules(self, top: YamlMap, key: str, schema, build):  # noqa: ANN001, ANN202
+    def _rules(self, top: YamlMap, key: str, schema: Schema, build: Callable[[YamlMap, str, Mark], Any]) -> list[Any]:
+        """Check each rule on its own (a bad rule must not hide the others), then build it."""
         items = top.get(key) or []
         rules, seen = [], {}
         for position, item in enumerate(items):
