@@ -1,0 +1,208 @@
+"""Hands QUEUED messages to their connectors: at once on accept, later from the journal.
+
+The journal is the queue. On accept a message goes straight to its connector's bounded
+in-memory queue (`try_submit`); when that is full it simply stays QUEUED on disk and one
+refill task pages the journal's QUEUED index (earliest due first) to hand it over when
+there is room. The same pass picks up scheduled messages when their time comes, messages
+replayed after a restart, and ends those whose validity ran out before a carrier got them.
+
+Memory stays bounded: `handed` holds only what the connectors hold (their queues and
+windows), and a pass reads at most PAGE records.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+import structlog
+import trio
+
+from smsswitch.carrier.api import SubmitJob
+from smsswitch.core.jobs import submit_job
+from smsswitch.core.ports import ConnectorPort
+from smsswitch.journal import keys
+from smsswitch.journal.journal import Journal
+from smsswitch.journal.records import MessageRecord, MessageState
+
+log = structlog.get_logger("smsswitch.core")
+
+#: Records read per refill pass, and index entries examined at most (skipping handed ones).
+PAGE = 500
+MAX_EXAMINE = 5000
+#: How long a connector's "up" answer is trusted (health() is not free).
+HEALTH_TTL = 1.0
+#: Refill pacing: while some connector is full, look again this often; otherwise at least
+#: this often (a safety net: everything that should wake the task does so explicitly).
+BLOCKED_RETRY = 0.05
+IDLE_PASS = 5.0
+
+#: What the refill pass asks of the switch for messages it cannot simply hand over.
+Reroute = Callable[[list[MessageRecord]], Awaitable[None]]
+Expire = Callable[[list[MessageRecord]], Awaitable[None]]
+
+
+class Feeder:
+    def __init__(
+        self,
+        journal: Journal,
+        connectors: Mapping[str, ConnectorPort],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.journal = journal
+        self.connectors = connectors
+        self.clock = clock
+        #: message id -> connector currently holding its job (queue, window, or reporting).
+        self.handed: dict[str, str] = {}
+        #: ids an accept, cancel or replace is working on: the refill pass leaves them alone.
+        self.claimed: set[str] = set()
+        self.blocked = False
+        self.offered = 0
+        self.refused = 0
+        self._health: dict[str, tuple[float, bool]] = {}
+        self._wake = trio.Event()
+        self._next_due = math.inf
+        self._cursor: dict[MessageState, bytes | None] = {MessageState.QUEUED: None, MessageState.ACCEPTED: None}
+        self.reroute: Reroute | None = None
+        self.expire: Expire | None = None
+
+    # ------------------------------------------------------------------ choosing
+
+    def is_up(self, name: str) -> bool:
+        """Bound to its carrier, by the connector's own health (cached for HEALTH_TTL)."""
+        now = time.monotonic()
+        cached = self._health.get(name)
+        if cached is not None and now - cached[0] < HEALTH_TTL:
+            return cached[1]
+        connector = self.connectors.get(name)
+        up = connector is not None and connector.health().sessions_bound > 0
+        self._health[name] = (now, up)
+        return up
+
+    def choose(self, candidates: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+        """The first configured candidate that is up (else the first configured one, which
+        queues until it binds), and the failover candidates after it."""
+        configured = [c for c in candidates if c in self.connectors]
+        if not configured:
+            return None, ()
+        for i, name in enumerate(configured):
+            if self.is_up(name):
+                return name, tuple(configured[i + 1 :])
+        return configured[0], tuple(configured[1:])
+
+    # ------------------------------------------------------------------ handing over
+
+    def offer(self, record: MessageRecord, failover: tuple[str, ...] | None) -> bool:
+        """Hand a QUEUED record to its connector now; False leaves it QUEUED on disk for
+        the refill pass (and makes that pass run)."""
+        if record.schedule is not None and record.schedule > self.clock():
+            self.note_due(record.schedule)
+            return True
+        name = record.connector or ""
+        connector = self.connectors.get(name)
+        job = submit_job(record, failover)
+        if connector is not None and connector.try_submit(job):
+            self.handed[record.id] = name
+            self.offered += 1
+            return True
+        self.refused += 1
+        self.blocked = True
+        self.kick()
+        return False
+
+    def offer_job(self, connector_name: str, job: SubmitJob) -> bool:
+        connector = self.connectors.get(connector_name)
+        if connector is not None and connector.try_submit(job):
+            self.handed[job.message_id] = connector_name
+            return True
+        return False
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def note_due(self, when: float) -> None:
+        if when < self._next_due:
+            self._next_due = when
+            self.kick()
+
+    def backlog(self) -> int:
+        """QUEUED messages on disk that no connector holds (scheduled ones included)."""
+        with self.journal.read() as txn:
+            queued = txn.stat(self.journal.store.by_state[MessageState.QUEUED])["entries"]
+        return max(0, queued - len(self.handed) - len(self.claimed))
+
+    # ------------------------------------------------------------------ the refill task
+
+    async def run(self) -> None:
+        """Forever: one refill pass whenever woken, when a scheduled message falls due, and
+        every IDLE_PASS seconds; every BLOCKED_RETRY while a connector is full."""
+        while True:
+            delay = BLOCKED_RETRY if self.blocked else min(IDLE_PASS, max(0.0, self._next_due - self.clock()))
+            with trio.move_on_after(delay):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            if self.blocked:
+                await trio.sleep(BLOCKED_RETRY)  # let the connectors drain a little first
+            await self.refill()
+
+    async def refill(self) -> None:
+        """Pages through due ACCEPTED and QUEUED messages until nothing more can be placed."""
+        self.blocked = False
+        self._next_due = math.inf
+        for state in (MessageState.ACCEPTED, MessageState.QUEUED):
+            for _ in range(1000):  # bounded: each round handles up to PAGE messages
+                now = self.clock()
+                records, complete = self._read_due(state, now)
+                if records:
+                    await self._place(records, now)
+                if complete or self.blocked:
+                    break
+                await trio.lowlevel.checkpoint()
+        self._find_next_due()
+
+    def _read_due(self, state: MessageState, now: float) -> tuple[list[MessageRecord], bool]:
+        out: list[MessageRecord] = []
+        store = self.journal.store
+        handed, claimed = self.handed, self.claimed
+        examined = 0
+        with self.journal.read() as txn:
+            for key, _due, message_id in store.iter_state(txn, state, after=self._cursor[state], until=now):
+                self._cursor[state] = key
+                examined += 1
+                if message_id not in handed and message_id not in claimed:
+                    record = store.get_message(txn, message_id)
+                    if record is not None:
+                        out.append(record)
+                if len(out) >= PAGE or examined >= MAX_EXAMINE:
+                    return out, False
+        self._cursor[state] = None
+        return out, True
+
+    async def _place(self, records: list[MessageRecord], now: float) -> None:
+        expired: list[MessageRecord] = []
+        reroute: list[MessageRecord] = []
+        full: set[str] = set()
+        for record in records:
+            if record.validity is not None and record.validity <= now:
+                expired.append(record)
+            elif record.state is MessageState.ACCEPTED or record.connector not in self.connectors:
+                reroute.append(record)
+            elif record.connector in full:
+                self.blocked = True
+            elif not self.offer(record, None):
+                full.add(record.connector or "")
+        if expired and self.expire is not None:
+            await self.expire(expired)
+        if reroute and self.reroute is not None:
+            await self.reroute(reroute)
+
+    def _find_next_due(self) -> None:
+        """The earliest QUEUED due time still in the future (a scheduled message)."""
+        store = self.journal.store
+        after = keys.due_prefix(self.clock()) + b"\xff"
+        with self.journal.read() as txn:
+            for _key, due, _id in store.iter_state(txn, MessageState.QUEUED, after=after):
+                self._next_due = min(self._next_due, due)
+                break

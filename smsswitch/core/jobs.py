@@ -1,0 +1,105 @@
+"""From a tenant's request to our journal record, and from the record to a carrier's job.
+
+Numbers arrive parsed (NumberInfo): a number with an E.164 form is stored and sent in it
+(TON international, NPI ISDN); short codes and alphanumeric senders are kept as written
+with the tenant's TON/NPI.
+"""
+
+from __future__ import annotations
+
+from smsswitch.carrier.api import SubmitJob
+from smsswitch.journal.records import HistoryEntry, MessageRecord, MessageState, PartInfo
+from smsswitch.numbers import NumberInfo
+from smsswitch.server.api import BindInfo, SubmitRequest
+from smsswitch.server.smpp_time import format_absolute
+from smsswitch.smpp.constants import (
+    REGISTERED_DELIVERY_RECEIPT_ALWAYS,
+    SHORT_MESSAGE_MAX,
+    Npi,
+    Tag,
+    Ton,
+)
+from smsswitch.smpp.pdu import SubmitSm
+
+
+def stored_address(info: NumberInfo, ton: int, npi: int) -> tuple[str, int, int]:
+    """(address, ton, npi) as journalled and sent on."""
+    if info.e164 is not None:
+        return info.e164, Ton.INTERNATIONAL, Npi.ISDN
+    return info.raw, ton, npi
+
+
+def wire_address(address: str) -> str:
+    """SMPP addresses carry no '+' (TON says international)."""
+    return address[1:] if address.startswith("+") else address
+
+
+def new_record(
+    message_id: str,
+    bind: BindInfo,
+    request: SubmitRequest,
+    route: str | None,
+    connector: str,
+    now: float,
+) -> MessageRecord:
+    """The record journalled on accept: routed, so already QUEUED (history says both)."""
+    source, source_ton, source_npi = stored_address(request.source, request.source_ton, request.source_npi)
+    dest, dest_ton, dest_npi = stored_address(request.destination, request.dest_ton, request.dest_npi)
+    part = request.part
+    return MessageRecord(
+        id=message_id,
+        tenant=bind.tenant.name,
+        source=source,
+        destination=dest,
+        created=now,
+        state=MessageState.QUEUED,
+        bind=bind.bind_id,
+        source_ton=source_ton,
+        source_npi=source_npi,
+        dest_ton=dest_ton,
+        dest_npi=dest_npi,
+        data_coding=request.data_coding,
+        esm_class=request.esm_class,
+        protocol_id=request.protocol_id,
+        priority=request.priority_flag,
+        payload=request.payload,
+        part=None if part is None else PartInfo(*part),
+        registered_delivery=request.registered_delivery,
+        validity=request.validity,
+        schedule=request.schedule,
+        route=route,
+        connector=connector,
+        history=(HistoryEntry(MessageState.ACCEPTED, now), HistoryEntry(MessageState.QUEUED, now, connector)),
+        client_ref=request.client_reference,
+        service_type=request.service_type,
+        tlvs=tuple(request.tlvs.items()),
+    )
+
+
+def submit_job(record: MessageRecord, context: object = None) -> SubmitJob:
+    """The carrier's submit_sm for a record. We always ask the carrier for a receipt: it is
+    how we learn the final state, whatever the tenant asked for."""
+    tlvs = dict(record.tlvs)
+    payload = record.payload
+    short_message = payload
+    if len(payload) > SHORT_MESSAGE_MAX:
+        tlvs[Tag.MESSAGE_PAYLOAD] = payload
+        short_message = b""
+    pdu = SubmitSm(
+        service_type=record.service_type,
+        source_addr_ton=record.source_ton,
+        source_addr_npi=record.source_npi,
+        source_addr=wire_address(record.source),
+        dest_addr_ton=record.dest_ton,
+        dest_addr_npi=record.dest_npi,
+        destination_addr=wire_address(record.destination),
+        esm_class=record.esm_class,
+        protocol_id=record.protocol_id,
+        priority_flag=record.priority,
+        validity_period=format_absolute(record.validity) if record.validity else "",
+        registered_delivery=REGISTERED_DELIVERY_RECEIPT_ALWAYS,
+        data_coding=record.data_coding,
+        short_message=short_message,
+        tlvs=tlvs,
+    )
+    return SubmitJob(record.id, pdu, deadline=record.validity, context=context)
