@@ -320,9 +320,16 @@ class Connector:
             if self.closing or any(link.bound and link.can_submit for link in self.links):
                 continue
             wall_now = self.wall_clock()
-            ended = self.queue.remove_if(lambda job: self._final_verdict(job, wall_now) is not None)
-            if ended:
-                await self.report([self._final_verdict(job, wall_now) for job in ended])  # type: ignore[misc]
+            verdicts: list[SubmitResult] = []
+
+            def ended(job: SubmitJob) -> bool:
+                verdict = self._final_verdict(job, wall_now)
+                if verdict is not None:
+                    verdicts.append(verdict)
+                return verdict is not None
+
+            if self.queue.remove_if(ended):
+                await self.report(verdicts)
 
     def _wake_links(self) -> None:
         for link in self.links:

@@ -72,10 +72,12 @@ class JobQueue:
 
     def remove_if(self, predicate: Callable[[SubmitJob], bool]) -> list[SubmitJob]:
         """Take out the jobs `predicate` selects (O(n); for the rare expiry sweep)."""
-        removed = [job for job in self._jobs if predicate(job)]
+        removed: list[SubmitJob] = []
+        keep: deque[SubmitJob] = deque()
+        for job in self._jobs:
+            (removed if predicate(job) else keep).append(job)
         if removed:
-            keep = [job for job in self._jobs if not predicate(job)] if len(removed) < len(self._jobs) else []
-            self._jobs = deque(keep)
+            self._jobs = keep
             self._space.set()
         return removed
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import trio
 
 from smsswitch.carrier.api import SubmitOutcome
@@ -170,4 +172,18 @@ async def test_stop_with_grace_expired_returns_unanswered_jobs(sink: FakeSink) -
             leftover = await connector.stop(grace=0.1)
             assert sorted(j.message_id for j in leftover) == ["m0", "m1", "m2"]
             assert all(j.attempts == 1 for j in leftover) and len(sink.sent) == 3
+            nursery.cancel_scope.cancel()
+
+
+async def test_jobs_expire_while_the_carrier_is_unreachable(sink: FakeSink) -> None:
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            sim = await start_sim(nursery, refuse_binds_for=30)
+            connector = Connector(connector_config(sim.port), sink)
+            nursery.start_soon(connector.run)
+            await connector.submit(make_job(1, deadline=time.time() + 0.2))
+            await connector.submit(make_job(2))
+            await sink.wait_for(lambda: len(sink.results) == 1, timeout=5)
+            assert sink.results[0].outcome is SubmitOutcome.EXPIRED
+            assert connector.health().queue_depth == 1
             nursery.cancel_scope.cancel()
