@@ -133,13 +133,19 @@ class Journal:
         return await self._submit(ops)
 
     async def _submit(self, ops: Sequence[Any]) -> list[Any]:
-        request = Request(ops, trio.Event(), self._token)
+        request = Request(ops, trio.lowlevel.current_task(), self._token)
         try:
             self._writer.submit(request)  # type: ignore[union-attr]
         except BaseException:
             self._slots.release()  # type: ignore[union-attr]
             raise
-        await request.done.wait()
+
+        def abandon(_raise_cancel: Any) -> trio.lowlevel.Abort:
+            request.done = None  # cancelled: the ops still commit, nobody is woken
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        # Park until the writer's batch callback reschedules us (cheaper than an Event).
+        await trio.lowlevel.wait_task_rescheduled(abandon)
         if request.error is not None:
             raise request.error
         return request.results  # type: ignore[return-value]
@@ -152,8 +158,10 @@ class Journal:
     def _requests_done(self, requests: list[Request]) -> None:
         """Runs in the trio loop, once per committed batch."""
         slots = self._slots
+        reschedule = trio.lowlevel.reschedule
         for request in requests:
-            request.done.set()
+            if request.done is not None:
+                reschedule(request.done)
             slots.release()  # type: ignore[union-attr]
 
     @property

@@ -129,14 +129,15 @@ class Store:
 
     def put_message_fields(self, txn: lmdb.Transaction, f: list[Any]) -> bool:
         key = f[M_ID].encode()
-        old = txn.get(key, db=self.messages)
-        if old is not None:
-            self._unindex_message(txn, decode_message_fields(old))
         if not f[M_HISTORY]:
             f[M_HISTORY].append([f[M_STATE], f[M_UPDATED], None])
-        txn.put(key, pack(f), db=self.messages)
+        value = pack(f)
+        new = txn.put(key, value, db=self.messages, overwrite=False)  # one B-tree walk when new
+        if not new:
+            self._unindex_message(txn, decode_message_fields(txn.get(key, db=self.messages)))
+            txn.put(key, value, db=self.messages)
         self._index_message(txn, f)
-        return old is None
+        return new
 
     def transition(
         self,
@@ -222,7 +223,7 @@ class Store:
 
     def _index_message(self, txn: lmdb.Transaction, f: list[Any]) -> None:
         message_id = f[M_ID]
-        txn.put(keys.state_key(f[M_DUE], message_id), b"", db=self.by_state[MessageState(f[M_STATE])])
+        txn.put(keys.state_key(f[M_DUE], message_id), b"", db=self.by_state[f[M_STATE]])
         txn.put(keys.tenant_key(f[M_TENANT], message_id), b"", db=self.by_tenant)
         for digits in _message_numbers(f):
             txn.put(keys.msisdn_key(digits, keys.TAG_MESSAGE, message_id), b"", db=self.by_msisdn)
@@ -233,7 +234,7 @@ class Store:
 
     def _unindex_message(self, txn: lmdb.Transaction, f: list[Any]) -> None:
         message_id = f[M_ID]
-        txn.delete(keys.state_key(f[M_DUE], message_id), db=self.by_state[MessageState(f[M_STATE])])
+        txn.delete(keys.state_key(f[M_DUE], message_id), db=self.by_state[f[M_STATE]])
         txn.delete(keys.tenant_key(f[M_TENANT], message_id), db=self.by_tenant)
         for digits in _message_numbers(f):
             txn.delete(keys.msisdn_key(digits, keys.TAG_MESSAGE, message_id), db=self.by_msisdn)
@@ -491,13 +492,13 @@ def iter_keys(txn: lmdb.Transaction, db: Any, prefix: bytes, *, after: bytes | N
             return
 
 
-def _message_numbers(f: list[Any]) -> set[str]:
-    numbers = set()
-    for number in (f[M_DESTINATION], f[M_SOURCE]):
-        digits = keys.msisdn_digits(number)
-        if digits:
-            numbers.add(digits)
-    return numbers
+def _message_numbers(f: list[Any]) -> tuple[str, ...]:
+    """Digits of the destination and (when a phone number too) the source, distinct."""
+    destination = keys.msisdn_digits(f[M_DESTINATION])
+    source = keys.msisdn_digits(f[M_SOURCE])
+    if source is None or source == destination:
+        return () if destination is None else (destination,)
+    return (source,) if destination is None else (destination, source)
 
 
 def _check(store: Store, txn: lmdb.Transaction) -> Iterable[str]:

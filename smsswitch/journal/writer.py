@@ -50,8 +50,10 @@ _NEARLY_FULL_BYTES = 4 << 20
 
 
 class Request:
-    """One caller's ops, and where its outcome goes. `done.set()` is called in the
-    caller's trio loop (via `token`) or, with no token, directly from the writer thread."""
+    """One caller's ops, and where its outcome goes. With a `token`, the batch's requests
+    are handed to `on_trio_done` inside that trio loop (`done` is then whatever that
+    callback needs: the parked task); without one, `done.set()` (a threading.Event) is
+    called from the writer thread."""
 
     __slots__ = ("ops", "results", "error", "done", "token")
 
