@@ -45,7 +45,7 @@ from smsswitch.journal.records import (
     PartInfo,
 )
 from smsswitch.journal.replay import ReplayAction, ReplayItem, ReplaySummary, iter_replay, summarize
-from smsswitch.journal.retention import EraseCounts, erase, purge, redrive
+from smsswitch.journal.retention import EraseCounts, erase, purge, purge_dead_letters, redrive
 
 __all__ = [
     "AckOutbox", "AddOutbox", "Correlate", "DeadLetter", "DeadLetterKind", "DeadLetterMessage",
@@ -55,5 +55,5 @@ __all__ = [
     "MessageRecord", "MessageState", "Op", "OutboxEntry", "OutboxKind", "PENDING_STATES",
     "PartInfo", "PutMessage", "Redrive", "ReplayAction", "ReplayItem", "ReplaySummary",
     "RescheduleOutbox", "TERMINAL_STATES", "Transition", "erase", "id_time", "iter_replay",
-    "open_journal", "purge", "redrive", "summarize",
+    "open_journal", "purge", "purge_dead_letters", "redrive", "summarize",
 ]  # fmt: skip

@@ -60,7 +60,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=100)
     p = command("redrive", cmd_redrive, "put dead letters back to work")
     p.add_argument("ids", nargs="+", metavar="ID")
-    p = command("purge", cmd_purge, "remove terminal messages older than a given age")
+    p = command("purge", cmd_purge, "remove terminal messages and dead letters older than a given age")
     p.add_argument("--older-than", type=parse_duration, required=True, help="e.g. 7d, 12h, 90m")
     p.add_argument("--batch", type=int, default=retention.PURGE_BATCH)
     p = command("erase", cmd_erase, "remove every trace of one phone number")
@@ -248,11 +248,16 @@ def cmd_redrive(args: argparse.Namespace, path: Path) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, path: Path) -> int:
-    removed = _write(path, lambda j: retention.purge(j, args.older_than, batch=args.batch))
+    async def both(journal: Journal) -> tuple[int, int]:
+        messages = await retention.purge(journal, args.older_than, batch=args.batch)
+        letters = await retention.purge_dead_letters(journal, args.older_than, batch=args.batch)
+        return messages, letters
+
+    removed, letters = _write(path, both)
     if args.json:
-        _print_json({"purged": removed, "older_than_s": args.older_than})
+        _print_json({"purged": removed, "dead_letters_purged": letters, "older_than_s": args.older_than})
     else:
-        print(f"purged {removed} terminal message(s) older than {args.older_than:g}s")
+        print(f"purged {removed} terminal message(s) and {letters} dead letter(s) older than {args.older_than:g}s")
     return 0
 
 

@@ -14,7 +14,8 @@ import attrs
 
 from smsswitch.journal import keys
 from smsswitch.journal.journal import Journal
-from smsswitch.journal.ops import DeleteMessage, EraseRef, Redrive
+from smsswitch.journal.ids import id_time
+from smsswitch.journal.ops import DeleteDeadLetter, DeleteMessage, EraseRef, Redrive
 from smsswitch.journal.records import TERMINAL_STATES, DeadLetter
 
 #: Ops per commit request: small enough that other waiters in the same batch barely notice.
@@ -62,6 +63,35 @@ def _terminal_before(journal: Journal, cutoff: float, limit: int) -> list[str]:
                 if len(ids) >= limit:
                     return ids
     return ids
+
+
+async def purge_dead_letters(
+    journal: Journal, older_than: float, *, now: float | None = None, batch: int = PURGE_BATCH
+) -> int:
+    """Remove dead letters that died more than `older_than` seconds ago (they hold phone
+    numbers too, so retention applies to them). Returns how many were removed."""
+    cutoff = (time.time() if now is None else now) - older_than
+    removed = 0
+    after: bytes | None = None
+    for _ in range(MAX_BATCHES):
+        ids: list[str] = []
+        with journal.read() as txn:
+            cursor = txn.cursor(db=journal.store.dead_letters)
+            found = cursor.set_range(after) if after is not None else cursor.first()
+            while found and len(ids) < batch:
+                key = cursor.key()
+                if key != after:
+                    if id_time(key.decode()) > cutoff:
+                        break  # ids are time-ordered and a letter dies after its id was made
+                    letter = journal.store.get_dead_letter(txn, key.decode())
+                    if letter is not None and letter.at <= cutoff:
+                        ids.append(letter.id)
+                    after = key
+                found = cursor.next()
+        if not ids:
+            break
+        removed += sum(1 for r in await journal.commit([DeleteDeadLetter(i) for i in ids]) if r)
+    return removed
 
 
 async def erase(journal: Journal, msisdn: str, *, batch: int = PURGE_BATCH) -> EraseCounts:

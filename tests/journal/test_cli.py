@@ -82,7 +82,7 @@ def test_write_commands(tmp_path: Path, capsys) -> None:
     path = tmp_path / "j"
     ids = populate(path)
     assert cli_json(capsys, path, "redrive", ids["letter"]) == {"redriven": [ids["letter"]], "not_found": []}
-    assert cli_json(capsys, path, "purge", "--older-than", "7d") == {"purged": 1, "older_than_s": 604800.0}
+    assert cli_json(capsys, path, "purge", "--older-than", "7d") == {"purged": 1, "dead_letters_purged": 0, "older_than_s": 604800.0}
     erased = cli_json(capsys, path, "erase", "--msisdn", NUMBER)
     assert erased == {"messages": 1, "outbox": 1, "dead_letters": 0, "total": 2}
     stats = cli_json(capsys, path, "stats")

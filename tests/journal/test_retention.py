@@ -12,6 +12,7 @@ from smsswitch.journal import (
     Transition,
     erase,
     purge,
+    purge_dead_letters,
     redrive,
 )
 from smsswitch.journal.keys import msisdn_digits
@@ -84,3 +85,17 @@ async def test_redrive_reports_what_it_found(journal, make_entry) -> None:
     await journal.commit([AddOutbox(entry), DeadLetterOutbox(entry.id, "tenant never acked", 1.0)])
     assert await redrive(journal, [entry.id, "0" * 20]) == [entry.id]
     assert journal.outbox_for("acme")[0].id == entry.id
+
+
+async def test_purge_dead_letters_by_age(journal, make_entry) -> None:
+    now = time.time()
+    old = [make_entry() for _ in range(5)]
+    late = make_entry()
+    await journal.commit([AddOutbox(e) for e in (*old, late)])
+    await journal.commit([DeadLetterOutbox(e.id, "expired", now) for e in old])
+    await journal.commit([DeadLetterOutbox(late.id, "expired", now + 2 * 86400)])
+    week = 7 * 86400
+    assert await purge_dead_letters(journal, week, now=now + week - 60, batch=2) == 0  # not old enough
+    assert await purge_dead_letters(journal, week, now=now + 8 * 86400, batch=2) == 5
+    assert [d.id for d in journal.dead_letters()] == [late.id]
+    assert journal.counts()["by_msisdn"] == 1 and journal.check() == []
