@@ -7,7 +7,7 @@ result (usually whether it changed anything), and `commit` returns those results
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 import attrs
 import lmdb
@@ -22,6 +22,8 @@ class PutMessage:
     """Journal a message (new on accept, or a full replacement). Result: True if new."""
 
     record: MessageRecord
+    #: Adds data: refused first when the journal nears its maximum size.
+    grows: ClassVar[bool] = True
 
     def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
         return store.put_message(txn, self.record)
@@ -95,6 +97,7 @@ class AddOutbox:
     """Owe an entry (receipt, MO, webhook event) to its tenant. Result: True if new."""
 
     entry: OutboxEntry
+    grows: ClassVar[bool] = True
 
     def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
         return store.add_outbox(txn, self.entry)

@@ -456,6 +456,15 @@ class Store:
             out[name] = txn.stat(getattr(self, name))["entries"]
         return out
 
+    def live_pages(self, txn: lmdb.Transaction) -> int:
+        """Pages holding data in every sub-database (freed pages excluded)."""
+        dbs = [self.messages, self.by_tenant, self.by_msisdn, self.correlation, self.outbox,
+               self.outbox_by_tenant, self.dead_letters, self.meta, *self.by_state.values()]  # fmt: skip
+        total = 2  # the two meta pages
+        for stat in [self.env.stat(), *(txn.stat(db) for db in dbs)]:
+            total += stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]
+        return total
+
     def last_id(self, txn: lmdb.Transaction) -> str | None:
         """Largest id in use (messages, outbox, dead letters): the floor for new ids."""
         best: bytes | None = None

@@ -96,6 +96,7 @@ class GroupCommitWriter:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
         self._failure: JournalError | None = None
+        self._page_size = 0
         # Counters for metrics; written by the writer thread only.
         self.commits = 0
         self.ops_committed = 0
@@ -171,6 +172,15 @@ class GroupCommitWriter:
 
     def _commit_batch(self, batch: list[Request]) -> None:
         pending = batch
+        if self._near_ceiling():
+            # Keep the last few percent for what frees or finishes work (transitions, acks,
+            # purges: LMDB needs fresh pages even to delete), refuse what only adds.
+            growing = [r for r in pending if any(getattr(op, "grows", False) for op in r.ops)]
+            if growing:
+                self._fail(growing, JournalFullError("journal is at its maximum size; new messages refused until purged"))
+                pending = [r for r in pending if r.error is None]
+                if not pending:
+                    return
         for _ in range(_MAX_RETRIES + len(batch)):
             try:
                 self._apply_and_commit(pending)
@@ -247,6 +257,18 @@ class GroupCommitWriter:
         if self._failure is None or type(self._failure) is not type(error):
             log.error("journal.writes_failing", error=str(error), kind=type(error).__name__)
         self._failure = error
+
+    def _near_ceiling(self) -> bool:
+        """True when live data fills the maximum map size but for the reserved headroom."""
+        env = self.store.env
+        info = env.info()
+        psize = self._page_size or env.stat()["psize"]
+        self._page_size = psize
+        limit = self._max_map_size - max(self._max_map_size // 20, 64 * psize)
+        if (info["last_pgno"] + 1) * psize < limit:
+            return False  # the common case: not even the high-water mark is near
+        with env.begin() as txn:  # freed pages are reused: count what is live
+            return self.store.live_pages(txn) * psize >= limit
 
     def _grow_map(self) -> bool:
         env = self.store.env
