@@ -70,6 +70,7 @@ class Harness:
     port: int
     connectors: dict[str, Connector]
     config: DaemonConfig
+    sims: dict[str, CarrierSimulator]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         with trio.fail_after(timeout):
@@ -87,24 +88,32 @@ async def running(
     *,
     tenants: tuple[TenantConfig, ...] = (tenant(), tenant("beta")),
     sim: SimulatorConfig | None = None,
+    sims: dict[str, SimulatorConfig] | None = None,
     routes: dict[str, Any] | None = None,
     connector: dict[str, Any] | None = None,
+    per_connector: dict[str, dict[str, Any]] | None = None,
     unmatched_receipt_ttl: float = 600.0,
     switch_options: dict[str, Any] | None = None,
+    wait_bound: bool = True,
 ) -> AsyncIterator[Harness]:
-    """Everything started, in a nursery that is torn down on exit (journal closed last)."""
-    simulator = CarrierSimulator(sim or sim_config())
+    """Everything started, in a nursery that is torn down on exit (journal closed last).
+    One simulator and connector per entry of `sims` (default: one called "sim")."""
+    sims = sims or {"sim": sim or sim_config()}
+    simulators = {name: CarrierSimulator(c) for name, c in sims.items()}
     async with open_journal(JournalOpenConfig(path=path / "journal", sync=False)) as journal:
         async with trio.open_nursery() as nursery:
-            sim_port = await nursery.start(simulator.serve)
-            connector_values: dict[str, Any] = dict(
-                name="sim", host="127.0.0.1", port=sim_port, system_id="sim", password="simpass",
-                window=10, response_timeout=2.0, reconnect_initial=0.05, reconnect_max=0.2, max_attempts=2,
-            )  # fmt: skip
-            connector_values.update(connector or {})
+            connector_configs = []
+            for name, simulator in simulators.items():
+                sim_port = await nursery.start(simulator.serve)
+                values: dict[str, Any] = dict(
+                    name=name, host="127.0.0.1", port=sim_port, system_id="sim", password="simpass",
+                    window=10, response_timeout=2.0, reconnect_initial=0.05, reconnect_max=0.2, max_attempts=2,
+                )  # fmt: skip
+                values.update(connector or {})
+                values.update((per_connector or {}).get(name, {}))
+                connector_configs.append(ConnectorConfig(**values))
             config = DaemonConfig(
-                source="<test>", routes_file="<test>", tenants=tenants,
-                connectors=(ConnectorConfig(**connector_values),),
+                source="<test>", routes_file="<test>", tenants=tenants, connectors=tuple(connector_configs),
                 journal=JournalConfig(path=str(path / "journal"), unmatched_receipt_ttl=unmatched_receipt_ttl),
             )  # fmt: skip
             table = compile_routes(routes or ROUTES, [t.name for t in tenants], [c.name for c in config.connectors])
@@ -117,8 +126,10 @@ async def running(
             server_config = ServerConfig(listeners=(ListenerConfig("127.0.0.1", 0),), failed_bind_delay=0.01)
             server = TenantServer(server_config, TenantDirectory(tenants), switch)
             addresses = await nursery.start(server.serve)
-            harness = Harness(journal, switch, simulator, server, addresses[0][1], connectors, config)
-            await harness.wait_for(lambda: all(c.health().sessions_bound for c in connectors.values()))
+            first = next(iter(simulators.values()))
+            harness = Harness(journal, switch, first, server, addresses[0][1], connectors, config, simulators)
+            if wait_bound:
+                await harness.wait_for(lambda: all(c.health().sessions_bound for c in connectors.values()))
             try:
                 yield harness
             finally:
@@ -126,7 +137,8 @@ async def running(
                     await server.shutdown(0.2)
                     for c in connectors.values():
                         await c.stop(0.0)
-                    simulator.stop()
+                    for simulator in simulators.values():
+                        simulator.stop()
                 nursery.cancel_scope.cancel()
 
 
