@@ -29,7 +29,7 @@ import attrs
 import lmdb
 
 from smsswitch.journal import keys
-from smsswitch.journal.carrier_ids import carrier_id_variants
+from smsswitch.smpp.receipt import carrier_id_variants
 from smsswitch.journal.records import (
     M_CARRIER_ID,
     M_CONNECTOR,
