@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import socket
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import structlog
@@ -179,14 +180,14 @@ class CarrierLink:
                 response_timeout=config.response_timeout,
                 enquire_link_interval=config.enquire_link_interval or None,
             )
-            await self._bind()
+            early_events = await self._bind()
         self.bound = True
         self.backoff.reset()
         self.owner.counters.binds += 1
         self._log.info("carrier.bound", host=config.host, port=config.port, tls=config.tls is not None)
         failure: list[BaseException] = []
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._guard, self._reader, nursery.cancel_scope, failure)
+            nursery.start_soon(self._guard, partial(self._reader, early_events), nursery.cancel_scope, failure)
             nursery.start_soon(self._guard, self._writer, nursery.cancel_scope, failure)
         if failure:
             raise failure[0]
@@ -223,7 +224,9 @@ class CarrierLink:
             await trio.aclose_forcefully(tcp)
             raise
 
-    async def _bind(self) -> None:
+    async def _bind(self) -> list:
+        """Bind; returns the events that came in the same read after the bind_resp (carriers
+        send queued deliver_sm right away)."""
         config = self.config
         session = self.session
         assert session is not None and self.stream is not None
@@ -234,9 +237,10 @@ class CarrierLink:
         await self.stream.send_all(session.data_to_send())
         while True:
             data = await self.stream.receive_some(RECEIVE_SIZE)
-            for event in session.receive_data(data, self.owner.clock()):
+            events = session.receive_data(data, self.owner.clock())
+            for index, event in enumerate(events):
                 if type(event) is Bound:
-                    return
+                    return events[index + 1 :]
                 if type(event) is BindFailed:
                     raise BindRefused(event.status)
                 if type(event) is Closed:
@@ -249,14 +253,13 @@ class CarrierLink:
 
     # ------------------------------------------------------------ reading
 
-    async def _reader(self) -> None:
+    async def _reader(self, early_events: list) -> None:
         session = self.session
         stream = self.stream
         assert session is not None and stream is not None
         clock = self.owner.clock
+        events = early_events
         while True:
-            data = await stream.receive_some(RECEIVE_SIZE)
-            events = session.receive_data(data, clock())
             if events:
                 await self._handle_events(events)
             self._wake.set()  # the writer sends what we queued and refills the window
@@ -265,6 +268,8 @@ class CarrierLink:
                 raise LinkLost(self._lost)
             if self._unbound.is_set():
                 return
+            data = await stream.receive_some(RECEIVE_SIZE)
+            events = session.receive_data(data, clock())
 
     async def _handle_events(self, events: list) -> None:
         owner = self.owner

@@ -86,3 +86,21 @@ def test_standalone_simulator_reports_json_on_sigterm() -> None:
         process.kill()
     assert process.returncode == 0
     assert json.loads(out.strip().splitlines()[-1])["submits_received"] == 0
+
+
+async def test_mo_waits_for_a_receiver_and_stats_are_json(sink: FakeSink) -> None:
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            sim = await start_sim(nursery)
+            await sim.inject_mo("447700900555", "12345", "hello ☺", data_coding=8)
+            assert sim.stats()["receipts_pending"] == 1
+            connector = Connector(connector_config(sim.port), sink)
+            nursery.start_soon(connector.run)
+            await sink.wait_for(lambda: len(sink.delivers) == 1)
+            assert sink.delivers[0].short_message == "hello ☺".encode("utf-16-be")
+            assert sink.delivers[0].data_coding == 8
+            assert sim.drop_connections() == 1
+            await eventually(lambda: connector.health().reconnects >= 1)
+            json.dumps(sim.stats())
+            json.dumps(sim.received())
+            nursery.cancel_scope.cancel()
