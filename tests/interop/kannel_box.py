@@ -79,7 +79,8 @@ async def start_kannel(processes: ProcessGroup, workdir: Path, *, smpp_port: int
         dir=workdir, smpp_port=smpp_port, system_id=system_id, password=password,
         http_port=http_port, smsc_extra=smsc_extra, **ports,
     ))
-    bearerbox = await processes.start(JsonLinesProcess("bearerbox", [bearerbox_bin, str(conf)], cwd=workdir))
+    bearerbox = await processes.start(
+        JsonLinesProcess("bearerbox", [bearerbox_bin, str(conf)], cwd=workdir, exits_on_eof=False))
     kannel = Kannel(workdir, ports["admin_port"], ports["sendsms_port"], bearerbox, bearerbox)
     # smsbox gives up at once when bearerbox is not listening yet: start it once it is.
     with trio.move_on_after(15):
@@ -91,5 +92,6 @@ async def start_kannel(processes: ProcessGroup, workdir: Path, *, smpp_port: int
                 if bearerbox.exited.is_set():
                     raise AssertionError(f"bearerbox exited\n{bearerbox.describe()}\n{kannel.logs()}")
                 await trio.sleep(0.1)
-    kannel.smsbox = await processes.start(JsonLinesProcess("smsbox", [smsbox_bin, str(conf)], cwd=workdir))
+    kannel.smsbox = await processes.start(
+        JsonLinesProcess("smsbox", [smsbox_bin, str(conf)], cwd=workdir, exits_on_eof=False))
     return kannel

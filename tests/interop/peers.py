@@ -78,8 +78,11 @@ class JsonLinesProcess:
     """A subprocess printing JSON lines; events are kept in order, non-JSON lines as `log`."""
 
     def __init__(self, name: str, argv: Sequence[str], cwd: Path | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, exits_on_eof: bool = True) -> None:
+        """`exits_on_eof`: the program ends when its stdin closes (our node scripts); others
+        (Kannel, the daemon) are stopped with SIGTERM straight away."""
         self.name = name
+        self.exits_on_eof = exits_on_eof
         self.argv = list(argv)
         self.cwd = cwd
         self.env = env
@@ -178,7 +181,7 @@ class JsonLinesProcess:
         raise PeerFailed(f"{self.name} still running after {timeout}s\n{self.describe()}")
 
     async def stop(self, grace: float = 3.0) -> None:
-        """Close stdin (the scripts exit on EOF), then SIGTERM, then SIGKILL the group."""
+        """Close stdin (our scripts exit on EOF), then SIGTERM, then SIGKILL the group."""
         process = self._process
         if process is None or process.returncode is not None:
             return
@@ -186,7 +189,10 @@ class JsonLinesProcess:
             if process.stdin is not None:
                 with trio.move_on_after(0.5):
                     await process.stdin.aclose()
-            for sig, wait in ((None, grace / 2), (signal.SIGTERM, grace / 2), (signal.SIGKILL, 5.0)):
+            steps = [(signal.SIGTERM, grace), (signal.SIGKILL, 5.0)]
+            if self.exits_on_eof:
+                steps.insert(0, (None, grace / 2))
+            for sig, wait in steps:
                 if sig is not None:
                     _signal_group(process.pid, sig)
                 with trio.move_on_after(wait):
