@@ -122,17 +122,22 @@ class OutboxDispatcher:
     # ------------------------------------------------------------------ the task
 
     async def run(self) -> None:
+        last_sweep = trio.current_time()
         while True:
             with trio.move_on_after(IDLE_PASS):
                 await self._wake.wait()
             self._wake = trio.Event()
             await self.settle()
-            self.expire_stale_flights()
-            self.fill(self._take_dirty())
+            sweep = trio.current_time() - last_sweep >= IDLE_PASS
+            if sweep:
+                last_sweep = trio.current_time()
+                self.expire_stale_flights()
+            self.fill(self._take_dirty(sweep))
 
-    def _take_dirty(self) -> list[str]:
-        # Tenants with outlets are looked at every pass (retries falling due, room freed).
-        names = set(self.outlets) | self._dirty
+    def _take_dirty(self, sweep: bool) -> list[str]:
+        """Tenants to look at: those with news (entries, answers, binds), and on a sweep
+        every bound tenant (retries falling due)."""
+        names = set(self.outlets) if sweep else self._dirty
         self._dirty = set()
         return [n for n in names if n in self.outlets]
 

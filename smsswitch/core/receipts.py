@@ -81,8 +81,9 @@ def is_receipt(pdu: DeliverSm | DataSm) -> bool:
 def read_carrier_receipt(pdu: DeliverSm | DataSm, quirks: CarrierQuirks) -> CarrierReceipt | None:
     """The receipt in `pdu`, looking where the connector's quirks say; None if there is none.
 
-    With receipts_in="both" the TLVs win for id and state (they are typed), the text fills
-    in what they lack (err, or everything when a carrier sets only the esm_class bit).
+    The TLVs win for id and state (they are typed). With receipts_in="text" or "both" the
+    text fills in what they lack (err, or everything when a carrier sets only the esm_class
+    bit); with "tlv" the text is read only when the TLVs are missing, rather than lose it.
     """
     carrier_id = state_word = None
     state: MessageState | None = None

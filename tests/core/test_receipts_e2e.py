@@ -147,3 +147,22 @@ async def test_tenant_binds_only_after_the_receipt_arrived(tmp_path: Path) -> No
 def _quirks(**kw):  # type: ignore[no-untyped-def]
     return CarrierQuirks(**kw)
 
+
+
+async def test_transient_failures_fail_over_to_the_next_carrier(tmp_path: Path) -> None:
+    """Carrier a answers every submit with ESME_RSYSERR (transient): its connector gives up
+    after max_attempts and the message goes to carrier b, the route's next connector."""
+    sims = {
+        "a": sim_config(fail_fraction=1.0, fail_status=S.ESME_RSYSERR),
+        "b": sim_config(),
+    }
+    routes = {"version": 1, "mt": [{"name": "both", "match": {}, "connectors": ["a", "b"]}]}
+    with trio.fail_after(30):
+        async with running(tmp_path, sims=sims, routes=routes) as h:
+            _, message_id, (receipt,), _ = await _submit_and_receive(h.port, "fail over")
+            assert receipt.receipted_message_id == message_id and receipt.message_state == Smpp.DELIVERED
+            record = h.journal.get(message_id)
+            assert record is not None and record.connector == "b"
+            assert any((e.detail or "").startswith("failover from a") for e in record.history)
+            assert h.sims["a"].stats()["failed"] >= 2 and len(h.sims["b"].received()) == 1
+            assert h.switch.stats()["failovers"] == 1
