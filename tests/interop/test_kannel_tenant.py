@@ -96,6 +96,23 @@ async def test_sendsms_long_message_is_concatenated(kannel: KannelSetup) -> None
     assert reassemble(carried) == text
 
 
+async def test_sendsms_long_ucs2_is_concatenated(kannel: KannelSetup) -> None:
+    text = UCS2_TEXT + " " + "Длинное сообщение 😀 " * 6
+    assert len(text.encode("utf-16-be")) > 140
+    status, body = await kannel.kannel.sendsms(**{"from": "KANNEL", "to": DEST, "text": text,
+                                                  "charset": "UTF-8", "coding": 2})
+    assert status == 202, body
+    first = await kannel.switch.wait_carrier_submits(1)
+    total = (udh_concat(first[0]) or (0, 1, 1))[1]
+    assert total >= 2
+    carried = await kannel.switch.wait_carrier_submits(total)
+    assert all(p["data_coding"] == 8 and p["esm_class"] & 0x40 for p in carried)
+    octets = b"".join(
+        bytes.fromhex(p["short_message_hex"])[1 + bytes.fromhex(p["short_message_hex"])[0]:]
+        for p in sorted(carried, key=lambda p: udh_concat(p)[2]))  # type: ignore[index]
+    assert octets.decode("utf-16-be") == text
+
+
 async def test_mo_reaches_kannel_get_url(kannel: KannelSetup) -> None:
     _, number = TENANTS["kannel"]
     resp = await kannel.switch.inject_mo("mo-kannel", source_addr="263771234567", source_addr_ton=1,
