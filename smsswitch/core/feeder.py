@@ -33,9 +33,13 @@ PAGE = 500
 MAX_EXAMINE = 5000
 #: How long a connector's "up" answer is trusted (health() is not free).
 HEALTH_TTL = 1.0
-#: Refill pacing: while some connector is full, look again this often; otherwise at least
-#: this often (a safety net: everything that should wake the task does so explicitly).
+#: Pages per state and refill pass at most.
+MAX_ROUNDS = 10
+#: Refill pacing: while some connector is full, look again after BLOCKED_RETRY (doubling
+#: up to BLOCKED_RETRY_MAX while passes place nothing); otherwise at least every IDLE_PASS
+#: (a safety net: everything that should wake the task does so explicitly).
 BLOCKED_RETRY = 0.05
+BLOCKED_RETRY_MAX = 1.0
 IDLE_PASS = 5.0
 
 #: What the refill pass asks of the switch for messages it cannot simply hand over.
@@ -58,13 +62,15 @@ class Feeder:
         self.handed: dict[str, str] = {}
         #: ids an accept, cancel or replace is working on: the refill pass leaves them alone.
         self.claimed: set[str] = set()
-        self.blocked = False
+        #: connectors found full: new messages for them wait on disk behind older ones
+        #: (first in, first out) until a refill pass finds room again.
+        self.full: set[str] = set()
         self.offered = 0
         self.refused = 0
         self._health: dict[str, tuple[float, bool]] = {}
         self._wake = trio.Event()
         self._next_due = math.inf
-        self._cursor: dict[MessageState, bytes | None] = {MessageState.QUEUED: None, MessageState.ACCEPTED: None}
+        self._retry = BLOCKED_RETRY
         self.reroute: Reroute | None = None
         self.expire: Expire | None = None
 
@@ -94,21 +100,26 @@ class Feeder:
 
     # ------------------------------------------------------------------ handing over
 
-    def offer(self, record: MessageRecord, failover: tuple[str, ...] | None) -> bool:
+    @property
+    def blocked(self) -> bool:
+        return bool(self.full)
+
+    def offer(self, record: MessageRecord, failover: tuple[str, ...] | None, *, refill: bool = False) -> bool:
         """Hand a QUEUED record to its connector now; False leaves it QUEUED on disk for
-        the refill pass (and makes that pass run)."""
+        the refill pass (and makes that pass run). While a connector is full, new messages
+        for it go behind the older ones on disk instead of overtaking them."""
         if record.schedule is not None and record.schedule > self.clock():
             self.note_due(record.schedule)
             return True
         name = record.connector or ""
         connector = self.connectors.get(name)
-        job = submit_job(record, failover)
-        if connector is not None and connector.try_submit(job):
-            self.handed[record.id] = name
-            self.offered += 1
-            return True
+        if connector is not None and (refill or name not in self.full):
+            if connector.try_submit(submit_job(record, failover)):
+                self.handed[record.id] = name
+                self.offered += 1
+                return True
         self.refused += 1
-        self.blocked = True
+        self.full.add(name)
         self.kick()
         return False
 
@@ -137,62 +148,70 @@ class Feeder:
 
     async def run(self) -> None:
         """Forever: one refill pass whenever woken, when a scheduled message falls due, and
-        every IDLE_PASS seconds; every BLOCKED_RETRY while a connector is full."""
+        every IDLE_PASS seconds; while a connector is full, every `_retry` seconds (backing
+        off up to BLOCKED_RETRY_MAX while passes place nothing)."""
         while True:
-            delay = BLOCKED_RETRY if self.blocked else min(IDLE_PASS, max(0.0, self._next_due - self.clock()))
+            if self.blocked:
+                delay = self._retry
+            else:
+                delay = min(IDLE_PASS, max(0.0, self._next_due - self.clock()))
             with trio.move_on_after(delay):
                 await self._wake.wait()
             self._wake = trio.Event()
             if self.blocked:
-                await trio.sleep(BLOCKED_RETRY)  # let the connectors drain a little first
+                await trio.sleep(self._retry)  # let the connectors drain a little first
             await self.refill()
 
     async def refill(self) -> None:
-        """Pages through due ACCEPTED and QUEUED messages until nothing more can be placed."""
-        self.blocked = False
+        """Hands over due ACCEPTED and QUEUED messages, oldest first, until every connector
+        is full or nothing due is left (bounded: MAX_ROUNDS pages per state)."""
+        self.full = set()
         self._next_due = math.inf
+        offered = self.offered
         for state in (MessageState.ACCEPTED, MessageState.QUEUED):
-            for _ in range(1000):  # bounded: each round handles up to PAGE messages
+            after: bytes | None = None
+            for _ in range(MAX_ROUNDS):
                 now = self.clock()
-                records, complete = self._read_due(state, now)
+                records, after = self._read_due(state, now, after)
                 if records:
                     await self._place(records, now)
-                if complete or self.blocked:
+                if after is None or self.full.issuperset(self.connectors):
                     break
                 await trio.lowlevel.checkpoint()
         self._find_next_due()
+        self._retry = BLOCKED_RETRY if self.offered > offered else min(2 * self._retry, BLOCKED_RETRY_MAX)
 
-    def _read_due(self, state: MessageState, now: float) -> tuple[list[MessageRecord], bool]:
+    def _read_due(
+        self, state: MessageState, now: float, after: bytes | None
+    ) -> tuple[list[MessageRecord], bytes | None]:
+        """Up to PAGE due records no connector holds, after index key `after`; and where to
+        continue (None: the end was reached)."""
         out: list[MessageRecord] = []
         store = self.journal.store
         handed, claimed = self.handed, self.claimed
         examined = 0
         with self.journal.read() as txn:
-            for key, _due, message_id in store.iter_state(txn, state, after=self._cursor[state], until=now):
-                self._cursor[state] = key
+            for key, _due, message_id in store.iter_state(txn, state, after=after, until=now):
                 examined += 1
                 if message_id not in handed and message_id not in claimed:
                     record = store.get_message(txn, message_id)
                     if record is not None:
                         out.append(record)
                 if len(out) >= PAGE or examined >= MAX_EXAMINE:
-                    return out, False
-        self._cursor[state] = None
-        return out, True
+                    return out, key
+        return out, None
 
     async def _place(self, records: list[MessageRecord], now: float) -> None:
         expired: list[MessageRecord] = []
         reroute: list[MessageRecord] = []
-        full: set[str] = set()
+        full = self.full
         for record in records:
             if record.validity is not None and record.validity <= now:
                 expired.append(record)
             elif record.state is MessageState.ACCEPTED or record.connector not in self.connectors:
                 reroute.append(record)
-            elif record.connector in full:
-                self.blocked = True
-            elif not self.offer(record, None):
-                full.add(record.connector or "")
+            elif record.connector not in full:
+                self.offer(record, None, refill=True)
         if expired and self.expire is not None:
             await self.expire(expired)
         if reroute and self.reroute is not None:

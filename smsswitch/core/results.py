@@ -76,13 +76,19 @@ class CarrierResults:
         while True:
             await self._sent_wake.wait()
             self._sent_wake = trio.Event()
-            batch, self._sent = self._sent, []
-            ops = [Transition(mid, MessageState.SUBMITTED, at, count_attempt=True, expect=_SENT_FROM) for mid, at in batch]
-            try:
-                await self.journal.commit(ops)
-            except JournalError as exc:
-                self.sent_unrecorded += len(ops)
-                log.warning("carrier.sent_marks_lost", count=len(ops), error=str(exc))
+            await self.flush_sent()
+
+    async def flush_sent(self) -> None:
+        """Commit the buffered "sent" marks now (the writer task, and shutdown)."""
+        if not self._sent:
+            return
+        batch, self._sent = self._sent, []
+        ops = [Transition(mid, MessageState.SUBMITTED, at, count_attempt=True, expect=_SENT_FROM) for mid, at in batch]
+        try:
+            await self.journal.commit(ops)
+        except JournalError as exc:
+            self.sent_unrecorded += len(ops)
+            log.warning("carrier.sent_marks_lost", count=len(ops), error=str(exc))
 
     @property
     def sent_pending(self) -> int:
@@ -144,7 +150,7 @@ class CarrierResults:
             handed.pop(result.job.message_id, None)
         for next_name, job in failovers:
             if not self.feeder.offer_job(next_name, job):
-                self.feeder.blocked = True
+                self.feeder.full.add(next_name)
                 self.feeder.kick()
         for name in tenants:
             self.notify(name)

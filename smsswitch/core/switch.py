@@ -6,7 +6,11 @@
     server = TenantServer(config.server, tenants, switch)
     async with trio.open_nursery() as nursery:
         await nursery.start(switch.run)          # replay first, then the background tasks
-        ...connectors, server...
+        for c in connectors.values(): nursery.start_soon(c.run)
+        await nursery.start(server.serve)
+        ...                                      # SIGHUP: switch.set_routes(new_table)
+        await server.shutdown(grace); [await c.stop(grace) for c in connectors.values()]
+        await switch.flush(); nursery.cancel_scope.cancel()
 
 It is the tenant server's `TenantSink` and every connector's `CarrierSink`, and it wires
 the parts that do the work: Acceptor (submit), Feeder (hand QUEUED messages to
@@ -153,6 +157,12 @@ class Switch:
                 nursery.start_soon(self.webhooks.run)
             self.feeder.kick()
             task_status.started()
+
+    async def flush(self) -> None:
+        """Commit what is buffered (sent marks, tenants' acks). For shutdown: after the
+        server and the connectors stopped, before the switch task is cancelled."""
+        await self.results.flush_sent()
+        await self.outbox.settle()
 
     async def _reroute(self, records: list[MessageRecord]) -> None:
         """Messages whose connector is unknown (config changed) or never routed (redrive)."""

@@ -137,6 +137,7 @@ async def running(
                     await server.shutdown(0.2)
                     for c in connectors.values():
                         await c.stop(0.0)
+                    await switch.flush()
                     for simulator in simulators.values():
                         simulator.stop()
                 nursery.cancel_scope.cancel()
