@@ -28,13 +28,13 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     from smsswitch.daemon import check_config
 
     problems = check_config(args.file)
+    errors = [line for line in problems if ": warning: " not in line]
     for line in problems:
-        print(line, file=sys.stderr if not line.startswith("warning") else sys.stdout)
-    errors = [p for p in problems if not p.split(": ", 2)[-1].startswith("warning")]
-    if errors and any("warning" not in p for p in problems):
-        print(f"{args.file}: {len(errors)} problem(s); nothing was changed", file=sys.stderr)
+        print(line, file=sys.stderr if line in errors else sys.stdout)
+    if errors:
+        print(f"{args.file}: {len(errors)} error(s)", file=sys.stderr)
         return EXIT_PROBLEM
-    print(f"{args.file}: OK")
+    print(f"{args.file}: OK" + (f" ({len(problems)} warning(s))" if problems else ""))
     return EXIT_OK
 
 

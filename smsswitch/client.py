@@ -27,6 +27,7 @@ from smsswitch.smpp.events import (
     ProtocolFatal,
     RequestReceived,
     ResponseReceived,
+    Unbound,
     UnbindRequested,
 )
 from smsswitch.smpp.pdu import (
@@ -83,8 +84,6 @@ class TenantClient:
         self._send_lock = trio.Lock()
         self._waiters: dict[int, tuple[trio.Event, list[Pdu]]] = {}
         self._inbox_send, self._inbox = trio.open_memory_channel[Delivered](inbox_size)
-        self._bound = trio.Event()
-        self._bind_status = 0
         self.closed = trio.Event()
 
     async def _flush(self) -> None:
@@ -113,14 +112,12 @@ class TenantClient:
                     data = b""
                 events = self._session.receive_data(data, trio.current_time())
                 for event in events:
-                    if isinstance(event, ResponseReceived):
-                        waiter = self._waiters.pop(event.request.sequence_number, None)
+                    if isinstance(event, (ResponseReceived, Bound, BindFailed, Unbound)):
+                        # Bind and unbind responses come as Bound/BindFailed/Unbound; all carry it.
+                        waiter = self._waiters.pop(event.response.sequence_number, None)
                         if waiter:
                             waiter[1].append(event.response)
                             waiter[0].set()
-                    elif isinstance(event, (Bound, BindFailed)):
-                        self._bind_status = getattr(event, "status", 0)
-                        self._bound.set()
                     elif isinstance(event, UnbindRequested):
                         self._session.send_response(event.pdu, make_response(event.pdu))
                     elif isinstance(event, RequestReceived) and isinstance(event.pdu, DeliverSm):
@@ -136,7 +133,6 @@ class TenantClient:
         finally:
             self.closed.set()
             self._inbox_send.close()
-            self._bound.set()
             for done, _slot in self._waiters.values():
                 done.set()
 
@@ -215,16 +211,21 @@ async def connect(
     refused bind."""
     stream = await trio.open_tcp_stream(host, port)
     client = TenantClient(stream, Session(Role.ESME, window=100, enquire_link_interval=None))
+    refused: int | None = None
     async with stream, trio.open_nursery() as nursery:
         nursery.start_soon(client._reader)
         bind = _BIND_CLASSES[bind_type](system_id=system_id, password=password, system_type=system_type)
         with trio.fail_after(timeout):
             response = await client._request(bind)
         if response.command_status:
+            # Raised outside the nursery so callers see SmppError, not an exception group.
+            refused = response.command_status
             nursery.cancel_scope.cancel()
-            raise SmppError(response.command_status, "bind")
-        try:
-            yield client
-            await client.unbind()
-        finally:
-            nursery.cancel_scope.cancel()
+        else:
+            try:
+                yield client
+                await client.unbind()
+            finally:
+                nursery.cancel_scope.cancel()
+    if refused is not None:
+        raise SmppError(refused, "bind")

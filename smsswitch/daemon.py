@@ -1,0 +1,249 @@
+"""`smsswitch run`: the daemon's life — start in order, reload on SIGHUP, drain on SIGTERM.
+
+Start: config → logging → route table → journal (opened, writer running) → embedded carrier
+simulator (if enabled) → switch (replays the journal) → connectors → tenant listeners → HTTP
+edge; then READY=1. Nothing is accepted before the journal is replayed, and READY=1 (and
+/readyz) only come once tenants can bind.
+
+SIGHUP re-reads the daemon YAML and the route table: a broken file keeps everything running as
+it was and logs every error with file:line; a good one swaps routes and tenant credentials and
+limits atomically, binds stay up.
+
+SIGTERM/SIGINT: not ready → stop accepting binds and unbind tenants politely → let carrier
+windows drain for `drain_grace` → stop the switch → the journal commits what is pending and
+closes → exit 0. Whatever had not finished is in the journal and is replayed on next start.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from typing import Any
+
+import structlog
+import trio
+
+from smsswitch import __version__
+from smsswitch.carrier.connector import Connector
+from smsswitch.carrier.simulator import CarrierSimulator
+from smsswitch.config import DaemonConfig
+from smsswitch.config_load import load_config
+from smsswitch.core.switch import Switch
+from smsswitch.http.app import EdgeApp, Readiness, serve_http
+from smsswitch.journal.journal import JournalConfig as JournalOpenConfig
+from smsswitch.journal.journal import open_journal
+from smsswitch.logs import configure_logging
+from smsswitch.metrics import SwitchCollector, build_registry
+from smsswitch.routing import check_routes, compile_routes
+from smsswitch.routing.table import RouteTable
+from smsswitch.sdnotify import Notifier
+from smsswitch.server.listener import TenantServer
+from smsswitch.server.tenants import TenantDirectory
+from smsswitch.yamlconf import ConfigErrors
+
+log = structlog.get_logger("smsswitch.daemon")
+
+
+def check_config(path: str) -> list[str]:
+    """Every problem of the daemon YAML and its route table, as 'file:line:col: message' lines;
+    warnings carry 'warning: ' after the position. Empty means good."""
+    try:
+        config = load_config(path)
+    except ConfigErrors as exc:
+        return [str(error) for error in exc.errors]
+    errors, warnings = check_routes(
+        config.routes_file, {t.name for t in config.tenants}, {c.name for c in config.connectors}
+    )
+    return [str(e) for e in errors] + [_as_warning(w) for w in warnings]
+
+
+def _as_warning(warning: Any) -> str:
+    """'file:line:col: warning: message' — the position first, like every other line."""
+    return f"{warning.file}:{warning.line}:{warning.column}: warning: " + str(warning).split(": ", 1)[1]
+
+
+def _compile(config: DaemonConfig) -> RouteTable:
+    return compile_routes(config.routes_file, {t.name for t in config.tenants}, {c.name for c in config.connectors})
+
+
+def _journal_config(config: DaemonConfig) -> JournalOpenConfig:
+    j = config.journal
+    return JournalOpenConfig(
+        path=j.path,
+        initial_map_size=min(j.map_size, j.max_map_size),
+        max_map_size=j.max_map_size,
+        max_batch_ops=j.commit_max_batch,
+        linger=j.commit_linger,
+        node=config.node_id,
+    )
+
+
+class Daemon:
+    """One running smsswitch; `main()` is the whole life of the process."""
+
+    def __init__(self, config: DaemonConfig, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.notifier = notifier or Notifier()
+        self.readiness = Readiness()
+        self.collector = SwitchCollector()
+        self.switch: Switch | None = None
+        self.server: TenantServer | None = None
+        self.connectors: dict[str, Connector] = {}
+        self.simulator: CarrierSimulator | None = None
+        self.routes: RouteTable | None = None
+        self._stopping = trio.Event()
+
+    async def main(self) -> int:
+        config = self.config
+        self.notifier.notify(STATUS="loading routes")
+        try:
+            self.routes = await trio.to_thread.run_sync(_compile, config)
+        except ConfigErrors as exc:
+            for error in exc.errors:
+                log.error("config_error", error=str(error))
+            return 1
+        log.info("starting", version=__version__, config=config.source, routes_hash=self.routes.content_hash[:12])
+        self.notifier.notify(STATUS="opening journal")
+        async with open_journal(_journal_config(config)) as journal:
+            self.collector.journal = journal
+            async with trio.open_nursery() as nursery:
+                await self._start(nursery, journal)
+                nursery.start_soon(self._signals, nursery)
+                nursery.start_soon(self._watchdog)
+                await self._stopping.wait()
+                await self._drain()
+                nursery.cancel_scope.cancel()
+        log.info("stopped")
+        return 0
+
+    async def _start(self, nursery: trio.Nursery, journal: Any) -> None:
+        config = self.config
+        if config.http.port:
+            edge = EdgeApp(build_registry(self.collector), self.readiness)
+            port = await nursery.start(serve_http, edge, config.http.host, config.http.port)
+            log.info("http_listening", host=config.http.host, port=port)
+        if config.simulator.enabled:
+            self.simulator = CarrierSimulator(config.simulator)
+            port = await nursery.start(self.simulator.serve)
+            log.info("simulator_listening", host=config.simulator.host, port=port)
+        self.switch = switch = Switch(config, journal, self.routes)
+        self.connectors = {c.name: Connector(c, switch) for c in config.connectors}
+        switch.add_connectors(self.connectors)
+        self.collector.switch = switch
+        self.collector.connectors = lambda: self.connectors.values()
+        self.notifier.notify(STATUS="replaying journal")
+        started = time.monotonic()
+        await nursery.start(switch.run)
+        report = switch.replayed
+        log.info("journal_replayed", seconds=round(time.monotonic() - started, 3), **_replay_fields(report))
+        for connector in self.connectors.values():
+            nursery.start_soon(connector.run)
+        self.server = TenantServer(config.server, TenantDirectory(config.tenants), switch)
+        addresses = await nursery.start(self.server.serve)
+        self.collector.server = self.server
+        for host, port, tls in addresses:
+            log.info("smpp_listening", host=host, port=port, tls=tls)
+        self.readiness.set(True, "ready")
+        self.notifier.notify(READY=1, STATUS=f"serving {len(config.tenants)} tenants, {len(self.connectors)} connectors")
+
+    async def _signals(self, nursery: trio.Nursery) -> None:
+        with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    await self.reload()
+                else:
+                    log.info("stop_requested", signal=signal.Signals(signum).name)
+                    self._stopping.set()
+                    return
+
+    async def reload(self) -> bool:
+        """Re-read config and routes; swap only if both are clean. Returns success."""
+        self.notifier.notify(RELOADING=1, STATUS="reloading", MONOTONIC_USEC=int(time.monotonic() * 1e6))
+        try:
+            new = await trio.to_thread.run_sync(load_config, self.config.source)
+            table = await trio.to_thread.run_sync(_compile, new)
+        except ConfigErrors as exc:
+            self.collector.reloads["failed"] += 1
+            for error in exc.errors:
+                log.error("reload_failed", error=str(error))
+            log.error("reload_rejected", errors=len(exc.errors), keeping=self.routes.content_hash[:12] if self.routes else None)
+            self.notifier.notify(READY=1, STATUS="reload rejected; running the previous configuration")
+            return False
+        self.routes = table
+        assert self.switch is not None and self.server is not None
+        self.switch.set_routes(table)
+        self.switch.tenants.clear()
+        self.switch.tenants.update({t.name: t for t in new.tenants})
+        self.server.reload_tenants(TenantDirectory(new.tenants))
+        unchanged = {c.name for c in new.connectors} ^ set(self.connectors)
+        if unchanged:
+            log.warning("reload_connectors_need_restart", connectors=sorted(unchanged))
+        self.config = new
+        self.collector.reloads["ok"] += 1
+        log.info("reloaded", routes_hash=table.content_hash[:12], tenants=len(new.tenants), warnings=len(table.warnings))
+        self.notifier.notify(READY=1, STATUS="reloaded")
+        return True
+
+    async def _drain(self) -> None:
+        self.readiness.set(False, "draining")
+        self.notifier.notify(STOPPING=1, STATUS="draining")
+        grace = self.config.drain_grace
+        log.info("draining", grace=grace)
+        if self.server is not None:
+            await self.server.shutdown(min(grace, 5.0))
+        leftovers: list[Any] = []
+
+        async def stop_one(connector: Connector) -> None:
+            leftovers.extend(await connector.stop(grace))
+
+        async with trio.open_nursery() as nursery:
+            for connector in self.connectors.values():
+                nursery.start_soon(stop_one, connector)
+        log.info("drained", unsent_jobs=len(leftovers))
+
+    async def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval()
+        if interval is None:
+            return
+        while True:
+            # Reaching this line at all proves the event loop is alive; a failing journal is not healthy.
+            journal = self.collector.journal
+            if journal is None or journal.healthy:
+                self.notifier.notify(WATCHDOG=1)
+            await trio.sleep(interval)
+
+
+def _replay_fields(report: Any) -> dict[str, Any]:
+    if report is None:
+        return {}
+    fields = {}
+    for name in ("queued", "resent", "outbox", "scheduled", "parked"):
+        if hasattr(report, name):
+            value = getattr(report, name)
+            fields[name] = value if isinstance(value, int) else len(value)
+    return fields
+
+
+def run_daemon(config_path: str, *, log_level: str | None = None, log_format: str | None = None) -> int:
+    """Entry point of `smsswitch run`; returns the process exit code."""
+    try:
+        config = load_config(config_path)
+    except ConfigErrors as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    logging = config.logging
+    stream = open(logging.file, "a", buffering=1) if logging.file else None  # noqa: SIM115
+    configure_logging(
+        level=log_level or logging.level, fmt=log_format or logging.format, unmask=logging.unmask, stream=stream
+    )
+    try:
+        return trio.run(Daemon(config).main)
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        log.error("fatal", error=str(exc))
+        return 1
+    finally:
+        if stream is not None:
+            stream.close()
