@@ -13,9 +13,35 @@ import pytest
 import trio
 
 from tests.interop.daemon_harness import CARRIER_PASSWORD, CARRIER_SYSTEM_ID, Daemon, start_daemon
-from tests.interop.peers import NODE_DIR, JsonLinesProcess, ProcessGroup, require_node_smpp
+from tests.interop.peers import (
+    NODE_DIR,
+    JsonLinesProcess,
+    ProcessGroup,
+    require_kannel,
+    require_net_smpp,
+    require_node_smpp,
+)
 
 StartSmsc = Callable[..., Awaitable[tuple[JsonLinesProcess, int]]]
+
+_PEER_CHECKS: dict[str, Callable[[], object]] = {
+    "node": require_node_smpp,
+    "perl": require_net_smpp,
+    "kannel": require_kannel,
+    "daemon": lambda: importlib.util.find_spec("smsswitch.daemon") is not None
+    or pytest.skip("smsswitch.daemon (`smsswitch run`) is not written yet"),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "peers(*names): third-party peers a test needs (node, perl, kannel, daemon)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or in CI fail) before trio starts, so the reason shows: a missing peer."""
+    for marker in item.iter_markers("peers"):
+        for name in marker.args:
+            _PEER_CHECKS[name]()
 
 
 @pytest.fixture
@@ -76,8 +102,6 @@ class Switch:
 @pytest.fixture
 async def switch(start_node_smsc: StartSmsc, processes: ProcessGroup, tmp_path: Path) -> Switch:
     """smsswitch running as a daemon, its carrier connector bound to node-smpp."""
-    if importlib.util.find_spec("smsswitch.daemon") is None:
-        pytest.skip("smsswitch.daemon (`smsswitch run`) is not written yet")
     carrier, carrier_port = await start_node_smsc(
         system_id=CARRIER_SYSTEM_ID, password=CARRIER_PASSWORD, receipt_delay_ms=100)
     daemon = await start_daemon(processes, tmp_path, carrier_port)

@@ -23,7 +23,7 @@ from tests.interop.carrier_sink import RecordingSink
 from tests.interop.conftest import StartSmsc
 from tests.interop.peers import JsonLinesProcess
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.peers("node")]
 
 GSM_TEXT = "Price 5€ [promo] ~ok~ {x} |y| ^z \\ @£$¥"
 #: GSM 03.38 octets of "5€ [promo]": escape 0x1B before €, [ and ].
