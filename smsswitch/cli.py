@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     _add_optional(sub, "routes", "smsswitch.routing.cli", "add_routes_subcommands")
-    _add_optional(sub, "journal", "smsswitch.journal.cli", "add_journal_subcommands")
+    _add_journal(sub)
     _add_simulator(sub)
     return parser
 
@@ -134,6 +134,30 @@ def _add_optional(sub: argparse._SubParsersAction, name: str, module: str, funct
     import importlib
 
     getattr(importlib.import_module(module), function)(sub)
+
+
+def _add_journal(sub: argparse._SubParsersAction) -> None:
+    from smsswitch.journal import cli as journal_cli
+
+    parser = journal_cli.add_journal_subcommands(sub)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", "-c", help="use the journal of this daemon YAML")
+    where.add_argument("--path", help="journal directory")
+
+    def run(args: argparse.Namespace) -> int:
+        path = args.path
+        if path is None:
+            from smsswitch.config_load import load_config
+            from smsswitch.yamlconf import ConfigErrors
+
+            try:
+                path = load_config(args.config).journal.path
+            except ConfigErrors as exc:
+                print(exc, file=sys.stderr)
+                return EXIT_PROBLEM
+        return journal_cli.run(args, path)
+
+    parser.set_defaults(func=run)
 
 
 def _add_simulator(sub: argparse._SubParsersAction) -> None:
