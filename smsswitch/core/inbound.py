@@ -19,10 +19,11 @@ from smsswitch.core.parked import ParkedReceipt, ParkedReceipts
 from smsswitch.core.receipts import CarrierReceipt, is_receipt, read_carrier_receipt
 from smsswitch.core.stats import SwitchStats
 from smsswitch.core.suppression import SetOptOut, subscriber_key
+from smsswitch.core.views import MessageView, read_view
 from smsswitch.journal.errors import JournalError
 from smsswitch.journal.journal import Journal
 from smsswitch.journal.ops import AckOutbox, AddOutbox, DeadLetterOutbox
-from smsswitch.journal.records import MessageRecord, OutboxKind
+from smsswitch.journal.records import OutboxKind
 from smsswitch.numbers import parse_number
 from smsswitch.routing.table import RouteTable
 from smsswitch.smpp.concat import parse_udh
@@ -90,7 +91,7 @@ class CarrierInbound:
                         self.stats.receipts_in["intermediate"] += 1
                         continue
                     message_id = store.find_correlation(txn, connector, receipt.carrier_id)
-                    record = None if message_id is None else store.get_message(txn, message_id)
+                    record = None if message_id is None else read_view(store, txn, message_id)
                     if record is None:
                         parked = self._park(connector, receipt, now, ops)
                         if parked is not None:
@@ -136,7 +137,7 @@ class CarrierInbound:
             return None
         return read_carrier_receipt(pdu, quirks)
 
-    def _finish(self, record: MessageRecord, receipt: CarrierReceipt, now: float, ops: list, tenants: set) -> None:
+    def _finish(self, record: MessageView, receipt: CarrierReceipt, now: float, ops: list, tenants: set) -> None:
         assert receipt.state is not None
         op, entries = self.owed.finish(
             record, receipt.state, now, error=receipt.error, detail=f"receipt {receipt.stat}".strip()
@@ -175,7 +176,7 @@ class CarrierInbound:
         with self.journal.read() as txn:
             for parked in items:
                 message_id = store.find_correlation(txn, parked.connector, parked.receipt.carrier_id)
-                record = None if message_id is None else store.get_message(txn, message_id)
+                record = None if message_id is None else read_view(store, txn, message_id)
                 if record is not None:
                     self._finish(record, parked.receipt, now, ops, tenants)
                     ops.append(AckOutbox(parked.entry_id))

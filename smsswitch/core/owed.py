@@ -13,8 +13,9 @@ from typing import Any
 
 from smsswitch.config import TenantConfig
 from smsswitch.core.receipts import STAT_OF, tenant_receipt, wants_receipt
+from smsswitch.core.views import ReceiptSubject
 from smsswitch.journal.ops import AddOutbox, DeadLetterMessage, DeadLetterOutbox, Transition
-from smsswitch.journal.records import MessageRecord, MessageState, OutboxEntry, OutboxKind
+from smsswitch.journal.records import MessageState, OutboxEntry, OutboxKind
 
 #: Pseudo-tenant under which core-internal entries are filed: unmatched carrier receipts
 #: waiting for their correlation, and dead letters that belong to no tenant (unroutable MO,
@@ -43,7 +44,7 @@ class Owed:
             kinds.append(OutboxKind.WEBHOOK)
         return kinds
 
-    def receipt(self, record: MessageRecord, state: MessageState, error: int, at: float) -> list[OutboxEntry]:
+    def receipt(self, record: ReceiptSubject, state: MessageState, error: int, at: float) -> list[OutboxEntry]:
         """The receipt(s) a final state earns, [] if the tenant did not ask for one."""
         tenant = self.tenants.get(record.tenant)
         if tenant is None or not wants_receipt(record.registered_delivery, state):
@@ -87,7 +88,7 @@ class Owed:
 
     def finish(
         self,
-        record: MessageRecord,
+        record: ReceiptSubject,
         state: MessageState,
         at: float,
         *,
@@ -110,7 +111,7 @@ class Owed:
         return op, entries
 
 
-def webhook_receipt(record: MessageRecord, state: MessageState, error: int, at: float) -> dict:
+def webhook_receipt(record: ReceiptSubject, state: MessageState, error: int, at: float) -> dict:
     """A receipt as the JSON event a webhook receives."""
     return {
         "event": "receipt",

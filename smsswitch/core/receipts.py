@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 import attrs
 
 from smsswitch.config import CarrierQuirks
-from smsswitch.journal.records import MessageRecord, MessageState
+from smsswitch.core.views import ReceiptSubject
+from smsswitch.journal.records import MessageState
 from smsswitch.smpp.concat import parse_udh
 from smsswitch.smpp.constants import (
     ESM_CLASS_DELIVERY_ACK,
@@ -102,7 +103,8 @@ def read_carrier_receipt(pdu: DeliverSm | DataSm, quirks: CarrierQuirks) -> Carr
         nec = tlvs.get(Tag.NETWORK_ERROR_CODE)
         if isinstance(nec, bytes) and len(nec) == 3:
             error = int.from_bytes(nec[1:3], "big")
-    if quirks.receipts_in != "tlv" or carrier_id is None or not have_state:
+    complete = carrier_id is not None and have_state and (state is MessageState.DELIVERED or error)
+    if not complete and (quirks.receipts_in != "tlv" or carrier_id is None or not have_state):
         parsed = parse_receipt(_body(pdu))
         if parsed is not None:
             carrier_id = carrier_id or parsed.id or None
@@ -132,20 +134,32 @@ def wants_receipt(registered_delivery: int, state: MessageState) -> bool:
     return mode == REGISTERED_DELIVERY_RECEIPT_ON_FAILURE and state is not MessageState.DELIVERED
 
 
-def message_text(record: MessageRecord, limit: int = RECEIPT_TEXT_LENGTH) -> str:
+def message_text(record: ReceiptSubject, limit: int = RECEIPT_TEXT_LENGTH) -> str:
     """The first `limit` characters of the message, printable ASCII (for the receipt text)."""
     payload = record.payload
     if record.esm_class & ESM_CLASS_UDHI:
         payload = parse_udh(payload)[1]
     try:
-        text = decode_text(payload[: limit * 2], record.data_coding)
+        text = decode_text(payload[: limit * 2], record.data_coding)[:limit]
     except DataCodingError:
         return ""
-    return "".join(c if " " <= c <= "~" else "?" for c in text[:limit])
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
+_minute_cache: dict[int, datetime] = {}
 
 
 def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    """The UTC minute of `epoch` (receipt dates have minutes; consecutive receipts share them)."""
+    minute = int(epoch // 60)
+    moment = _minute_cache.get(minute)
+    if moment is None:
+        if len(_minute_cache) > 1024:
+            _minute_cache.clear()
+        moment = _minute_cache[minute] = datetime.fromtimestamp(minute * 60, timezone.utc)
+    return moment
 
 
 def receipt_text(
@@ -157,7 +171,7 @@ def receipt_text(
     return format_receipt(message_id, 1, dlvrd, _utc(submitted), _utc(done), stat, error % 1000, text)
 
 
-def tenant_receipt(record: MessageRecord, state: MessageState, error: int, done: float) -> dict:
+def tenant_receipt(record: ReceiptSubject, state: MessageState, error: int, done: float) -> dict:
     """The outbox payload of a receipt: a deliver_sm from the handset back to the sender
     (source and destination swapped, as SMSCs do), esm_class receipt, TLVs with our id."""
     body = receipt_text(record.id, state, error, record.created, done, message_text(record))
