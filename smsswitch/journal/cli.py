@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import structlog
 import trio
 
 from smsswitch.journal import keys, retention
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--path", required=True, help="journal directory")
     add_commands(parser.add_subparsers(dest="journal_command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # keep stdout for output
     return run(args, args.path)
 
 

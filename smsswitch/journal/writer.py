@@ -267,8 +267,11 @@ class GroupCommitWriter:
         limit = self._max_map_size - max(self._max_map_size // 20, 64 * psize)
         if (info["last_pgno"] + 1) * psize < limit:
             return False  # the common case: not even the high-water mark is near
-        with env.begin() as txn:  # freed pages are reused: count what is live
-            return self.store.live_pages(txn) * psize >= limit
+        try:
+            with env.begin() as txn:  # freed pages are reused: count what is live
+                return self.store.live_pages(txn) * psize >= limit
+        except lmdb.Error:
+            return False  # e.g. another process grew the map: the commit path sorts that out
 
     def _grow_map(self) -> bool:
         env = self.store.env
