@@ -75,6 +75,7 @@ class Template:
     min_len: int
     max_len: int
     placeholders: tuple[Placeholder, ...]
+    segments: tuple[str | Placeholder, ...]  # literal, placeholder, literal, ... (normalised)
 
 
 @attrs.frozen
@@ -173,49 +174,86 @@ def _compile(name: str, source: str, index: int, pieces: list[str | Placeholder]
         min_len=literal_len + sum(p.low for p in placeholders),
         max_len=literal_len + sum(p.high for p in placeholders),
         placeholders=placeholders,
+        segments=tuple(joined),
     )
 
 
-class TemplateSet:
-    """A tenant's templates with the prefix trie; `match` returns the first in file order."""
+#: Most places a text placeholder's next literal is looked for before giving up on the index.
+MAX_TEXT_CROSSINGS = 8
+_TEXT = object()  # trie token: a text placeholder
 
-    __slots__ = ("templates", "_trie", "_longest_prefix")
+# Runs a leading placeholder of this kind can span; the index skips such a run in one step.
+_RUNS = {"digits": re.compile("[0-9]*"), "alnum": re.compile(r"[^\W_]*")}
+
+
+class _Node:
+    """A radix-tree node. `edges`: first character → (label, child); `skips`: (run regex,
+    child) for a digits/alnum placeholder; `ending`: templates whose indexed key ends here;
+    `only`: the one template below this node, when there is just one (the walk stops)."""
+
+    __slots__ = ("ending", "edges", "skips", "only")
+
+    def __init__(self) -> None:
+        self.ending: list[Template] = []
+        self.edges: dict[str, tuple[str, _Node]] = {}
+        self.skips: tuple[tuple[re.Pattern[str], _Node], ...] = ()
+        self.only: Template | None = None
+
+
+class TemplateSet:
+    """A tenant's templates, indexed; `match` returns the first in file order that matches.
+
+    The index is a trie over the templates' literal segments: literal text is walked as a
+    radix tree (one step per branching point, not per character), and a digits or alnum
+    placeholder is crossed by skipping the text's run of digits / letters in one regex step,
+    then the next literal continues the walk. A walk stops at a text placeholder (its extent
+    is unknown) or as soon as a single template remains below; the few templates it
+    collects are then filtered by length and literal suffix and tried with their regex.
+    """
+
+    __slots__ = ("templates", "_root")
 
     def __init__(self, templates: Iterable[Template]) -> None:
-        self.templates = tuple(sorted(templates, key=lambda t: t.index))
-        self._trie: dict = {}
-        self._longest_prefix = 0
+        self.templates = tuple(sorted(templates, key=_by_index))
+        tree: dict = {}
         for template in self.templates:
-            node = self._trie
-            for ch in template.prefix:
-                node = node.setdefault(ch, {})
+            node = tree
+            for token in _index_key(template):
+                node = node.setdefault(token, {})
             node.setdefault(_END, []).append(template)
-            self._longest_prefix = max(self._longest_prefix, len(template.prefix))
+        self._root = _build(tree)
 
     def __len__(self) -> int:
         return len(self.templates)
 
     def candidates(self, text: str) -> list[Template]:
-        """Templates whose literal prefix `text` starts with and whose suffix and length
-        bounds fit it, in file order. `text` must be normalised."""
+        """Templates that `text` (normalised) may match, in file order: a superset of the
+        matching ones, usually one or two."""
         found: list[Template] = []
-        node = self._trie
         size = len(text)
-        position = 0
-        while True:
-            ending = node.get(_END)
-            if ending:
-                for template in ending:
-                    if template.min_len <= size <= template.max_len and text.endswith(template.suffix):
-                        found.append(template)
-            if position >= size:
-                break
-            node = node.get(text[position])
-            if node is None:
-                break
-            position += 1
+        stack = [(self._root, 0)]
+        while stack:
+            node, position = stack.pop()
+            if node.only is not None:
+                reached = [node.only]
+            else:
+                reached = node.ending
+                for run, child in node.skips:
+                    if run is None:
+                        reached = _cross_text(text, position, child, stack, reached)
+                        continue
+                    end = run.match(text, position).end()
+                    if end > position:
+                        stack.append((child, end))
+                if position < size:
+                    edge = node.edges.get(text[position])
+                    if edge is not None and text.startswith(edge[0], position):
+                        stack.append((edge[1], position + len(edge[0])))
+            for template in reached:
+                if template.min_len <= size <= template.max_len and text.endswith(template.suffix):
+                    found.append(template)
         if len(found) > 1:
-            found.sort(key=lambda t: t.index)
+            found = sorted(set(found), key=_by_index)  # reached twice only past MAX_TEXT_CROSSINGS
         return found
 
     def match(self, text: str) -> TemplateMatch | None:
@@ -234,3 +272,99 @@ class TemplateSet:
             if template.regex.fullmatch(normal) is not None:
                 return template.name
         return None
+
+
+def _by_index(template: Template) -> int:
+    return template.index
+
+
+def _index_key(template: Template) -> list[object]:
+    """The template as trie tokens: literal characters; a run regex for each digits or
+    alnum placeholder whose next literal cannot continue its run (so the run's end is the
+    placeholder's end; otherwise the key stops there and the regex decides); _TEXT for a
+    text placeholder (crossed by searching for the literal after it)."""
+    tokens: list[object] = []
+    segments = template.segments
+    for position, segment in enumerate(segments):
+        if isinstance(segment, str):
+            tokens.extend(segment)
+            continue
+        after = segments[position + 1] if position + 1 < len(segments) else ""
+        if segment.kind == "text":
+            tokens.append(_TEXT)
+            continue
+        run = _RUNS[segment.kind]
+        if after and run.fullmatch(after[0]):  # type: ignore[arg-type]
+            break
+        tokens.append(run)
+    return tokens
+
+
+def _cross_text(
+    text: str, position: int, after: _Node, stack: list[tuple[_Node, int]], reached: list[Template]
+) -> list[Template]:
+    """Cross a text placeholder starting at `position`: continue the walk after each place
+    where a literal that may follow it occurs. Returns `reached` plus the templates that end
+    with the placeholder, and every template below a literal that occurs too often."""
+    if after.only is not None:
+        return [*reached, after.only]
+    if after.ending:
+        reached = [*reached, *after.ending]
+    for label, child in after.edges.values():
+        start, crossings = position, 0
+        while (found := text.find(label, start)) >= 0:
+            if crossings == MAX_TEXT_CROSSINGS:
+                reached = [*reached, *_all_below(child)]
+                break
+            stack.append((child, found + len(label)))
+            crossings += 1
+            start = found + 1
+    return reached
+
+
+def _all_below(node: _Node) -> list[Template]:
+    found = list(node.ending)
+    for _, child in node.edges.values():
+        found.extend(_all_below(child))
+    for _, child in node.skips:
+        found.extend(_all_below(child))
+    return found
+
+
+def _build(tree: dict) -> _Node:
+    """Character trie → radix nodes: chains of single literal children with nothing ending
+    on them become one edge labelled with the whole chain."""
+    node = _Node()
+    node.ending = tree.get(_END, [])
+    skips = []
+    for token, child in tree.items():
+        if token is _END:
+            continue
+        if not isinstance(token, str):
+            skips.append((None if token is _TEXT else token, _build(child)))
+            continue
+        label = token
+        while _END not in child and len(child) == 1:
+            ((next_token, next_child),) = child.items()
+            if not isinstance(next_token, str):
+                break
+            label += next_token
+            child = next_child
+        node.edges[token] = (label, _build(child))
+    node.skips = tuple(skips)
+    below = _templates_below(node)
+    node.only = below[0] if len(below) == 1 else None
+    return node
+
+
+def _templates_below(node: _Node) -> list[Template]:
+    found = list(node.ending)
+    for _, child in node.edges.values():
+        found.extend(child.only and [child.only] or _templates_below(child))
+        if len(found) > 1:
+            return found
+    for _, child in node.skips:
+        found.extend(_templates_below(child))
+        if len(found) > 1:
+            return found
+    return found
