@@ -60,10 +60,11 @@ def request(dest: str = DEST, text: str = "hi", registered_delivery: int = 1) ->
 
 @asynccontextmanager
 async def switch_with(
-    tmp_path: Path, connectors: dict[str, StubConnector], table: Any, **options: Any
+    tmp_path: Path, connectors: dict[str, StubConnector], table: Any, *, tenants: tuple = (TENANT,),
+    **options: Any,
 ) -> AsyncIterator[tuple[Switch, Journal]]:
     config = DaemonConfig(
-        source="<test>", routes_file="<test>", tenants=(TENANT,),
+        source="<test>", routes_file="<test>", tenants=tenants,
         connectors=tuple(ConnectorConfig(name=n, host="127.0.0.1", port=1, system_id="x") for n in connectors),
     )  # fmt: skip
     async with open_journal(JournalConfig(path=tmp_path / "journal", sync=False)) as journal:
