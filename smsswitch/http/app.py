@@ -4,8 +4,8 @@
 /readyz answers 200 only once the journal is replayed and the listeners are up, and 503 while
 starting or draining — what a load balancer should use.
 
-The ASGI app is plain (no framework) because it has three routes; the REST API of issue 8 can
-mount a framework beside it under /v1.
+The ASGI app is plain (no framework) because it has three routes; the REST API
+(smsswitch.http.api.RestApi, Starlette) is mounted beside it: every other path goes there.
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ class Readiness:
 class EdgeApp:
     """ASGI app: /metrics from `registry`, /healthz, /readyz from `readiness`."""
 
-    def __init__(self, registry: CollectorRegistry, readiness: Readiness) -> None:
+    def __init__(self, registry: CollectorRegistry, readiness: Readiness, api: Any = None) -> None:
         self.registry = registry
         self.readiness = readiness
+        self.api = api  # an ASGI app for every other path (the REST API), or None: 404
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -61,6 +62,8 @@ class EdgeApp:
         elif path == "/readyz":
             ready = self.readiness.ready
             await _respond(send, 200 if ready else 503, (self.readiness.reason + "\n").encode())
+        elif self.api is not None:
+            await self.api(scope, receive, send)
         else:
             await _respond(send, 404, b"not found\n")
 
@@ -77,11 +80,15 @@ async def _respond(send: Send, status: int, body: bytes, content_type: str = "te
 
 
 async def serve_http(
-    app: Any, host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    app: Any, host: str, port: int, *, certfile: str | None = None, keyfile: str | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve `app` on host:port until cancelled; reports the bound port (port 0 picks one)."""
+    """Serve `app` on host:port until cancelled (HTTPS when given a certificate and key);
+    reports the bound port (port 0 picks one)."""
     config = HypercornConfig()
     config.bind = [f"{host}:{port}"]
+    if certfile is not None:
+        config.certfile, config.keyfile = certfile, keyfile
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = 1.0
