@@ -3,12 +3,12 @@ cluster-wide implementation can slot in without the core importing them)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from smsswitch.carrier.api import SubmitJob
 from smsswitch.carrier.health import ConnectorHealth
 from smsswitch.config import TenantConfig
-from smsswitch.journal.records import OutboxEntry
 
 
 class ConnectorPort(Protocol):
@@ -22,8 +22,14 @@ class ConnectorPort(Protocol):
     def health(self) -> ConnectorHealth: ...
 
 
-class WebhookSender(Protocol):
-    """Delivers webhook outbox entries (implemented by the http layer, above the core)."""
+class WebhookChannel(Protocol):
+    """Delivers WEBHOOK outbox entries (smsswitch.http.webhooks.WebhookDispatcher, above the
+    core): it pages the journal itself; the core runs it and kicks it after new entries."""
 
-    async def send(self, tenant: TenantConfig, entries: list[OutboxEntry]) -> list[bool]:
-        """POST each entry; True for each the tenant's endpoint acknowledged (2xx)."""
+    counts: dict[str, int]
+
+    def kick(self) -> None: ...
+
+    def set_tenants(self, tenants: Mapping[str, TenantConfig]) -> None: ...
+
+    async def run(self) -> None: ...

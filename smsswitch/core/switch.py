@@ -41,16 +41,17 @@ from smsswitch.core.inbound import CarrierInbound
 from smsswitch.core.outbox import OutboxDispatcher
 from smsswitch.core.owed import LIVE_STATES, Owed
 from smsswitch.core.parked import ParkedReceipts
-from smsswitch.core.ports import ConnectorPort, WebhookSender
+from smsswitch.core.ports import ConnectorPort, WebhookChannel
 from smsswitch.core.replay import ReplayReport, replay
 from smsswitch.core.results import CarrierResults
 from smsswitch.core.stats import SwitchStats
 from smsswitch.core.suppression import has_any
-from smsswitch.core.webhooks import WebhookPump
+from smsswitch.journal import keys
 from smsswitch.journal.errors import JournalError
 from smsswitch.journal.journal import Journal
 from smsswitch.journal.ops import Transition
 from smsswitch.journal.records import MessageRecord, MessageState
+from smsswitch.journal.store import iter_keys
 from smsswitch.numbers import parse_number
 from smsswitch.routing.decisions import MtDecision
 from smsswitch.routing.table import RouteTable
@@ -58,6 +59,9 @@ from smsswitch.server.api import BindInfo, DeliveryOutlet, OutboundDelivery, Que
 from smsswitch.smpp.pdu import DataSm, DeliverSm
 
 log = structlog.get_logger("smsswitch.core")
+
+#: Per-tenant outbox counts in stats() stop here.
+OUTBOX_COUNT_CAP = 10_000
 
 
 class Switch:
@@ -71,7 +75,7 @@ class Switch:
         connectors: Mapping[str, ConnectorPort] | None = None,
         *,
         clock: Callable[[], float] = time.time,
-        webhooks: WebhookSender | None = None,
+        webhooks: WebhookChannel | None = None,
         rng: random.Random | None = None,
         max_backlog: int = 100_000,
         max_parked: int = 100_000,
@@ -93,7 +97,8 @@ class Switch:
         self.owed = Owed(self.tenants, journal.new_id)
         self.feeder = Feeder(journal, self.connectors, clock=clock)
         self.outbox = OutboxDispatcher(journal, self.tenants, clock=clock)
-        self.webhooks = WebhookPump(journal, self.tenants, webhooks, clock=clock) if webhooks else None
+        #: Delivers WEBHOOK entries (the http layer's dispatcher); None: they wait on disk.
+        self.webhooks = webhooks
         self.inbound = CarrierInbound(
             config, journal, self.owed, self.parked, self.current_routes, self._notify, self.stats_, clock=clock
         )
@@ -117,6 +122,19 @@ class Switch:
         """Connectors are built with the switch as their sink, so they arrive after it."""
         self.connectors.update(connectors)
         self.feeder.kick()
+
+    def set_tenants(self, tenants: Mapping[str, TenantConfig]) -> None:
+        """Config reload: receipts, MO and outbox delivery use the new tenant settings
+        (the dict is shared by the parts, so it is updated in place)."""
+        self.tenants.clear()
+        self.tenants.update(tenants)
+        if self.webhooks is not None:
+            self.webhooks.set_tenants(self.tenants)
+
+    def opt_outs_changed(self) -> None:
+        """Someone filed an opt-out outside the MO path (the REST API): look them up from
+        now on (until the first one exists, submits skip the lookup)."""
+        self.inbound.opt_outs_seen = True
 
     def set_routes(self, table: RouteTable) -> None:
         """Hot reload: new messages use `table`; messages in flight keep their decision."""
@@ -257,6 +275,20 @@ class Switch:
 
     # ------------------------------------------------------------------ metrics
 
+    def _outbox_by_tenant(self) -> dict[str, int]:
+        """Entries owed per configured tenant, counted up to OUTBOX_COUNT_CAP each (a
+        scrape must not walk a million-entry backlog)."""
+        store = self.journal.store
+        out: dict[str, int] = {}
+        with self.journal.read() as txn:
+            for name in self.tenants:
+                count = 0
+                for count, _key in enumerate(iter_keys(txn, store.outbox_by_tenant, keys.tenant_prefix(name)), 1):
+                    if count >= OUTBOX_COUNT_CAP:
+                        break
+                out[name] = count
+        return out
+
     def stats(self) -> dict[str, Any]:
         """Counters since start plus current depths (for /metrics and tests)."""
         out = self.stats_.snapshot()
@@ -265,6 +297,9 @@ class Switch:
         out["handed_to_connectors"] = len(self.feeder.handed)
         out["queued_on_disk"] = max(0, counts["state.queued"] + counts["state.accepted"] - len(self.feeder.handed))
         out["outbox_depth"] = counts["outbox"] - len(self.parked)
+        out["queue_depth"] = out["queued_on_disk"]
+        out["outbox_pending"] = out["outbox_depth"]
+        out["outbox_by_tenant"] = self._outbox_by_tenant()
         out["outbox_dispatch"] = {**self.outbox.depth(), **self.outbox.counts}
         out["parked_receipts"] = len(self.parked)
         out["sent_marks_pending"] = self.results.sent_pending

@@ -10,7 +10,7 @@ import trio
 
 from smsswitch.carrier.api import SubmitOutcome, SubmitResult
 from smsswitch.config import WebhookConfig
-from smsswitch.journal.records import OutboxEntry, OutboxKind
+from smsswitch.journal.records import OutboxKind
 from smsswitch.routing import compile_routes
 from smsswitch.smpp.pdu import DeliverSm
 from tests.core.test_switch_units import BIND, DEST, TENANT, StubConnector, _until, request, routes, switch_with
@@ -22,18 +22,29 @@ MO_ROUTES = compile_routes(
 )  # fmt: skip
 
 
-class FakeWebhooks:
+class FakeWebhookChannel:
+    """Stands in for smsswitch.http.webhooks.WebhookDispatcher: run by the switch, kicked
+    after new entries are committed."""
+
     def __init__(self) -> None:
-        self.ok = False
-        self.calls: list[list[OutboxEntry]] = []
+        self.counts = {"sent": 0}
+        self.kicks = 0
+        self.running = False
+        self.tenants: dict = {}
 
-    async def send(self, tenant, entries):  # type: ignore[no-untyped-def]
-        self.calls.append(list(entries))
-        return [self.ok] * len(entries)
+    def kick(self) -> None:
+        self.kicks += 1
+
+    def set_tenants(self, tenants):  # type: ignore[no-untyped-def]
+        self.tenants = dict(tenants)
+
+    async def run(self) -> None:
+        self.running = True
+        await trio.sleep_forever()
 
 
-async def test_mo_and_receipts_go_to_the_webhook_and_retry_until_acknowledged(tmp_path: Path) -> None:
-    hooks = FakeWebhooks()
+async def test_mo_to_both_channels_owes_a_webhook_event_and_kicks_the_channel(tmp_path: Path) -> None:
+    hooks = FakeWebhookChannel()
     acme = attrs.evolve(TENANT, deliver_via=("webhook",), webhook=WebhookConfig(url="http://127.0.0.1:1/hook"))
     with trio.fail_after(15):
         async with switch_with(tmp_path, {"a": StubConnector("a")}, MO_ROUTES, tenants=(acme,), webhooks=hooks) as (
@@ -41,15 +52,14 @@ async def test_mo_and_receipts_go_to_the_webhook_and_retry_until_acknowledged(tm
         ):  # fmt: skip
             mo = DeliverSm(source_addr=DEST, source_addr_ton=1, destination_addr="60682", short_message=b"60682 hi")
             assert await switch.carrier_delivers("a", [mo]) == [0]
-            kinds = sorted(e.kind.value for e in journal.outbox_for("acme"))
-            assert kinds == ["mo", "webhook"]  # the route asked for both channels
-            await _until(lambda: len(hooks.calls) >= 1)
-            event = hooks.calls[0][0].payload
+            entries = {e.kind: e for e in journal.outbox_for("acme")}
+            assert set(entries) == {OutboxKind.MO, OutboxKind.WEBHOOK}  # the route asked for both
+            event = entries[OutboxKind.WEBHOOK].payload
             assert (event["event"], event["from"], event["to"], event["text"]) == ("mo", "+" + DEST, "60682", "60682 hi")
-            await _until(lambda: journal.outbox_for("acme")[-1].attempts >= 1)  # refused: rescheduled
-            hooks.ok = True
-            entry = next(e for e in journal.outbox_for("acme") if e.kind is OutboxKind.WEBHOOK)
-            await _until(lambda: entry.id not in {e.id for e in journal.outbox_for("acme")}, timeout=10)  # after backoff
+            assert entries[OutboxKind.MO].payload["sm"] == b"60682 hi"
+            assert hooks.running and hooks.kicks >= 1 and switch.stats()["webhooks"] == {"sent": 0}
+            switch.set_tenants({"acme": attrs.evolve(acme, outbox_ttl=5.0)})
+            assert hooks.tenants["acme"].outbox_ttl == 5.0 and switch.tenants["acme"].outbox_ttl == 5.0
 
 
 async def test_outbox_entries_past_their_ttl_become_dead_letters(tmp_path: Path) -> None:
