@@ -46,12 +46,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture
 async def processes(nursery: trio.Nursery) -> AsyncIterator[ProcessGroup]:
-    """Every peer process a test starts; this fixture's nursery outlives all their users."""
+    """Every peer process a test starts; this fixture's nursery outlives all their users.
+    Each process's last events, log lines and stderr go to stdout, which pytest shows only
+    for a failed test (under pytest-trio, teardown is part of the test's call)."""
     group = ProcessGroup(nursery)
     try:
         yield group
     finally:
         await group.stop_all()
+        for process in group.started:
+            print(process.describe())
 
 
 @pytest.fixture

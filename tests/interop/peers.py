@@ -201,10 +201,10 @@ class JsonLinesProcess:
             _signal_group(process.pid, signal.SIGKILL)  # any child it left behind
 
     def describe(self) -> str:
-        tail = "\n".join(json.dumps(e) for e in self.events[-15:])
+        tail = "\n".join(json.dumps(e) for e in self.events[-30:])
         logs = "\n".join(self.log[-30:])
         err = self.stderr[-4000:].decode("utf-8", "replace")
-        return f"--- {self.name} events (last 15) ---\n{tail}\n--- log ---\n{logs}\n--- stderr ---\n{err}"
+        return f"--- {self.name} events (last 30) ---\n{tail}\n--- log ---\n{logs}\n--- stderr ---\n{err}"
 
 
 def _signal_group(pid: int, sig: int) -> None:
