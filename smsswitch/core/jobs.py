@@ -13,6 +13,7 @@ from smsswitch.numbers import NumberInfo
 from smsswitch.server.api import BindInfo, SubmitRequest
 from smsswitch.server.smpp_time import format_absolute
 from smsswitch.smpp.constants import (
+    ESM_CLASS_UDHI,
     REGISTERED_DELIVERY_RECEIPT_ALWAYS,
     SHORT_MESSAGE_MAX,
     Npi,
@@ -80,6 +81,13 @@ def submit_job(record: MessageRecord, context: object = None) -> SubmitJob:
     """The carrier's submit_sm for a record. We always ask the carrier for a receipt: it is
     how we learn the final state, whatever the tenant asked for."""
     tlvs = dict(record.tlvs)
+    part = record.part
+    if part is not None and not record.esm_class & ESM_CLASS_UDHI:
+        # The tenant sent this part with sar TLVs (the server keeps them as `part`): the
+        # carrier needs them back, or it gets unrelated SMS instead of one long message.
+        tlvs[Tag.SAR_MSG_REF_NUM] = part.ref
+        tlvs[Tag.SAR_TOTAL_SEGMENTS] = part.total
+        tlvs[Tag.SAR_SEGMENT_SEQNUM] = part.seq
     payload = record.payload
     short_message = payload
     if len(payload) > SHORT_MESSAGE_MAX:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 
 from smsswitch.carrier.api import SubmitJob, SubmitOutcome, SubmitResult
@@ -198,3 +199,18 @@ async def _until(predicate: Any, timeout: float = 5.0) -> None:
     with trio.fail_after(timeout):
         while not predicate():
             await trio.sleep(0.01)
+
+
+async def test_parts_sent_with_sar_tlvs_keep_them_towards_the_carrier(tmp_path: Path) -> None:
+    a = StubConnector("a")
+    with trio.fail_after(10):
+        async with switch_with(tmp_path, {"a": a}, routes("a")) as (switch, journal):
+            parts = [attrs.evolve(request(text=f"part {n}"), part=(0x1234, 3, n)) for n in (1, 2, 3)]
+            answers = await switch.submit(BIND, parts)
+            assert len({x.message_id for x in answers}) == 3  # one id per part, as tenants expect
+            sar = [(j.pdu.tlvs[Tag.SAR_MSG_REF_NUM], j.pdu.tlvs[Tag.SAR_TOTAL_SEGMENTS],
+                    j.pdu.tlvs[Tag.SAR_SEGMENT_SEQNUM]) for j in a.jobs]  # fmt: skip
+            assert sar == [(0x1234, 3, 1), (0x1234, 3, 2), (0x1234, 3, 3)]
+            udh = b"\x05\x00\x03\x07\x02\x01"
+            await switch.submit(BIND, [attrs.evolve(request(), esm_class=0x40, payload=udh + b"hi", part=(7, 2, 1))])
+            assert Tag.SAR_MSG_REF_NUM not in a.jobs[-1].pdu.tlvs and a.jobs[-1].pdu.short_message == udh + b"hi"
