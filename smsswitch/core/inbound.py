@@ -231,9 +231,13 @@ class CarrierInbound:
                 "keyword": decision.keyword, "connector": connector, "received": now,
             }  # fmt: skip
             entries = self.owed.mo(tenant, decision.via, smpp, webhook, subscriber, now)
-            ops.extend(AddOutbox(e) for e in entries)
-            tenants.add(tenant.name)
-            self.stats.mo_in["delivered"] += 1
+            if entries:
+                ops.extend(AddOutbox(e) for e in entries)
+                tenants.add(tenant.name)
+                self.stats.mo_in["delivered"] += 1
+            else:  # e.g. the route says webhook but the tenant has none configured
+                ops += self.owed.dead(OutboxKind.MO, smpp, f"MO: {tenant.name} has no such channel", now, subscriber)
+                self.stats.mo_in["dead_letter"] += 1
         elif decision.action == "drop":
             self.stats.mo_in["dropped"] += 1
         else:
