@@ -35,7 +35,7 @@ from smsswitch.carrier.api import SubmitJob, SubmitResult
 from smsswitch.config import DaemonConfig, TenantConfig
 from smsswitch.core.accept import Acceptor
 from smsswitch.core.control import MessageControl
-from smsswitch.core.expiry import Expirer
+from smsswitch.core.expiry import RECEIPT_WAIT, Expirer
 from smsswitch.core.feeder import Feeder
 from smsswitch.core.inbound import CarrierInbound
 from smsswitch.core.outbox import OutboxDispatcher
@@ -79,6 +79,7 @@ class Switch:
         rng: random.Random | None = None,
         max_backlog: int = 100_000,
         max_parked: int = 100_000,
+        receipt_wait: float = RECEIPT_WAIT,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -111,7 +112,10 @@ class Switch:
             clock=clock, rng=self.rng, max_backlog=max_backlog,
         )  # fmt: skip
         self.control = MessageControl(journal, self.feeder, clock=clock)
-        self.expirer = Expirer(journal, self.tenants, self.inbound, self.outbox, clock=clock)
+        self.expirer = Expirer(
+            journal, self.tenants, self.inbound, self.outbox, self.owed, self._notify, clock=clock,
+            receipt_wait=receipt_wait,
+        )  # fmt: skip
         self.feeder.reroute = self._reroute
         self.feeder.expire = self._expire
         self.replayed: ReplayReport | None = None

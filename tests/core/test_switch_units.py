@@ -214,3 +214,17 @@ async def test_parts_sent_with_sar_tlvs_keep_them_towards_the_carrier(tmp_path: 
             udh = b"\x05\x00\x03\x07\x02\x01"
             await switch.submit(BIND, [attrs.evolve(request(), esm_class=0x40, payload=udh + b"hi", part=(7, 2, 1))])
             assert Tag.SAR_MSG_REF_NUM not in a.jobs[-1].pdu.tlvs and a.jobs[-1].pdu.short_message == udh + b"hi"
+
+
+async def test_a_receipt_that_never_comes_ends_unknown(tmp_path: Path) -> None:
+    a = StubConnector("a")
+    with trio.fail_after(10):
+        async with switch_with(tmp_path, {"a": a}, routes("a"), receipt_wait=0.2) as (switch, journal):
+            (answer,) = await switch.submit(BIND, [request()])
+            await switch.submit_results("a", [SubmitResult(a.jobs[0], SubmitOutcome.ACCEPTED, carrier_message_id="9")])
+            await trio.sleep(0.3)
+            assert await switch.expirer.give_up_receipts() == 1
+            record = journal.get(answer.message_id)
+            assert record is not None and record.state is MessageState.UNKNOWN
+            (entry,) = journal.outbox_for("acme")
+            assert b"stat:UNKNOWN" in entry.payload["sm"]
