@@ -119,10 +119,6 @@ async def test_long_message_as_message_payload(processes, switch: Switch) -> Non
     assert reassemble(with_parts) == LONG_TEXT
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sar TLVs are consumed by smsswitch/server/validate.py (_CONSUMED_TAGS) into the record's "
-    "part, but smsswitch/core/jobs.py submit_job never writes them back: the carrier gets 3 "
-    "unrelated SMS (no UDH, no sar TLVs, esm_class 0). Owner: core."))
 async def test_long_message_as_sar_tlvs(processes, switch: Switch) -> None:
     tenant = await bound_tenant(processes, switch)
     parts = split_gsm(LONG_TEXT)
