@@ -47,6 +47,7 @@ KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ops": ("ops", ("operator", "admin", "read")),
     "beta-send": ("beta", ("send", "read", "admin")),
     "acme-vpn": ("acme", ("send",)),
+    "root": ("ops", ("send", "read", "admin", "operator")),
 }
 
 
