@@ -223,12 +223,17 @@ async def test_empty_source_addr_is_refused_precisely(processes, switch: Switch)
 
 async def test_mo_reaches_the_tenant(processes, switch: Switch) -> None:
     tenant = await bound_tenant(processes, switch)
-    resp = await switch.inject_mo("mo-1", source_addr="263771234567", source_addr_ton=1, source_addr_npi=1,
+    resp = await switch.inject_mo("mo-ucs2", source_addr="263771234567", source_addr_ton=1, source_addr_npi=1,
                                   destination_addr=MO_NUMBER, data_coding=8,
                                   short_message_hex=UCS2_TEXT.encode("utf-16-be").hex())
     assert resp["command_status"] == 0
-    (mo,) = await tenant.wait_received(1)
-    assert mo["esm_class"] & 0x3C == 0
-    assert mo["destination_addr"] == MO_NUMBER
-    assert mo["source_addr"].lstrip("+") == "263771234567"
-    assert mo["data_coding"] == 8 and text_of(mo) == UCS2_TEXT
+    resp = await switch.inject_mo("mo-gsm", source_addr="263771234567", destination_addr=MO_NUMBER,
+                                  data_coding=0, short_message=GSM_TEXT)
+    assert resp["command_status"] == 0
+    ucs2, gsm = await tenant.wait_received(2)
+    assert ucs2["esm_class"] & 0x3C == 0
+    assert ucs2["destination_addr"] == MO_NUMBER
+    assert ucs2["source_addr"].lstrip("+") == "263771234567"
+    assert ucs2["data_coding"] == 8 and text_of(ucs2) == UCS2_TEXT
+    assert gsm["data_coding"] == 0 and text_of(gsm) == GSM_TEXT
+    assert GSM_EURO_BRACKETS.hex() in gsm["short_message_hex"]
