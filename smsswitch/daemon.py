@@ -105,15 +105,18 @@ class Daemon:
             return 1
         log.info("starting", version=__version__, config=config.source, routes_hash=self.routes.content_hash[:12])
         self.notifier.notify(STATUS="opening journal")
-        async with open_journal(_journal_config(config)) as journal:
-            self.collector.journal = journal
-            async with trio.open_nursery() as nursery:
-                await self._start(nursery, journal)
-                nursery.start_soon(self._signals, nursery)
-                nursery.start_soon(self._watchdog)
-                await self._stopping.wait()
-                await self._drain()
-                nursery.cancel_scope.cancel()
+        # Signal handlers go in before anything is started: READY=1 invites a SIGHUP at once,
+        # and a signal that found Python's defaults would kill us (SIGHUP's default is exit).
+        with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
+            async with open_journal(_journal_config(config)) as journal:
+                self.collector.journal = journal
+                async with trio.open_nursery() as nursery:
+                    await self._start(nursery, journal)
+                    nursery.start_soon(self._signals, signals)
+                    nursery.start_soon(self._watchdog)
+                    await self._stopping.wait()
+                    await self._drain()
+                    nursery.cancel_scope.cancel()
         log.info("stopped")
         return 0
 
@@ -147,15 +150,14 @@ class Daemon:
         self.readiness.set(True, "ready")
         self.notifier.notify(READY=1, STATUS=f"serving {len(config.tenants)} tenants, {len(self.connectors)} connectors")
 
-    async def _signals(self, nursery: trio.Nursery) -> None:
-        with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
-            async for signum in signals:
-                if signum == signal.SIGHUP:
-                    await self.reload()
-                else:
-                    log.info("stop_requested", signal=signal.Signals(signum).name)
-                    self._stopping.set()
-                    return
+    async def _signals(self, signals: Any) -> None:
+        async for signum in signals:
+            if signum == signal.SIGHUP:
+                await self.reload()
+            else:
+                log.info("stop_requested", signal=signal.Signals(signum).name)
+                self._stopping.set()
+                return
 
     async def reload(self) -> bool:
         """Re-read config and routes; swap only if both are clean. Returns success."""
