@@ -83,7 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--path", required=True, help="journal directory")
     add_commands(parser.add_subparsers(dest="journal_command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # keep stdout for output
     return run(args, args.path)
 
 
@@ -339,4 +338,5 @@ def _print_json(value: Any) -> None:
 
 
 if __name__ == "__main__":
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout is for output
     sys.exit(main())

@@ -155,7 +155,7 @@ class GroupCommitWriter:
             try:
                 self._commit_batch(batch)
             except BaseException as exc:  # never let the writer thread die with waiters
-                log.exception("journal.writer_bug")
+                _log("exception", "journal.writer_bug")
                 self._fail([r for r in batch if r.error is None], JournalUnavailableError(f"journal writer error: {exc!r}"))
             self._wake(batch)
 
@@ -187,7 +187,7 @@ class GroupCommitWriter:
             except _BadRequest as bad:
                 bad.request.error = InvalidOperationError(f"{type(bad.cause).__name__}: {bad.cause}")
                 bad.request.error.__cause__ = bad.cause
-                log.warning("journal.bad_request", error=str(bad.request.error))
+                _log("warning", "journal.bad_request", error=str(bad.request.error))
                 pending = [r for r in pending if r is not bad.request]
                 if not pending:
                     return
@@ -220,7 +220,7 @@ class GroupCommitWriter:
                 if ops > self.largest_batch_ops:
                     self.largest_batch_ops = ops
                 if self._failure is not None:
-                    log.warning("journal.writes_recovered", after=type(self._failure).__name__)
+                    _log("warning", "journal.writes_recovered", after=type(self._failure).__name__)
                     self._failure = None
                 return
         self._fail(pending, JournalUnavailableError("journal commit kept being retried"))
@@ -255,7 +255,7 @@ class GroupCommitWriter:
         for request in pending:
             request.error = error
         if self._failure is None or type(self._failure) is not type(error):
-            log.error("journal.writes_failing", error=str(error), kind=type(error).__name__)
+            _log("error", "journal.writes_failing", error=str(error), kind=type(error).__name__)
         self._failure = error
 
     def _near_ceiling(self) -> bool:
@@ -282,7 +282,7 @@ class GroupCommitWriter:
         with self._gate.exclusive(_GATE_TIMEOUT):
             env.set_mapsize(new_size)
         self.map_growths += 1
-        log.info("journal.map_grown", old_bytes=current, new_bytes=new_size)
+        _log("info", "journal.map_grown", old_bytes=current, new_bytes=new_size)
         return True
 
     def _adopt_map_size(self) -> None:
@@ -302,6 +302,14 @@ class GroupCommitWriter:
                 token.run_sync_soon(self._on_trio_done, requests)
             except trio.RunFinishedError:
                 pass  # the caller's loop is gone; nobody is waiting any more
+
+
+def _log(level: str, event: str, **fields: Any) -> None:
+    """Log from the writer thread; a broken log sink must never strand the waiters."""
+    try:
+        getattr(log, level)(event, **fields)
+    except Exception:  # noqa: BLE001 - nothing sensible left to do with it
+        pass
 
 
 def _set_all(requests: list[Request]) -> None:
