@@ -4,7 +4,8 @@ templates (many sharing "Your ..." openings, some opening with a placeholder).
 
 Numbers are parsed before timing (the switch parses them once on accept); the text is
 decoded inside the check, from GSM 03.38 or UCS2 octets, as on the hot path. Also times a
-linear scan over the same compiled regexes, to show what the prefix trie saves. Prints one
+linear scan over the same compiled regexes, to show what the index saves, and one
+auto-reply decision (most of them refused by the rate limit, as in a flood). Prints one
 JSON line:
 
     .venv/bin/python scripts/bench_policy.py [--templates 500] [--seconds 1]
@@ -24,8 +25,9 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from smsswitch.logs import configure_logging  # noqa: E402
 from smsswitch.numbers import NumberInfo, parse_number  # noqa: E402
-from smsswitch.policy import InMemorySuppression, load_policy_text  # noqa: E402
+from smsswitch.policy import AutoReplier, InMemorySuppression, ReplyTemplate, load_policy_text  # noqa: E402
 from smsswitch.policy.templates import normalize_text  # noqa: E402
 from smsswitch.smpp.text import encode_text  # noqa: E402
 
@@ -100,6 +102,7 @@ def main() -> int:
     parser.add_argument("--templates", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=1.0)
     args = parser.parse_args()
+    configure_logging(level="warning", fmt="json")  # as in production: debug lines filtered out
     rng = random.Random(7)
     policy = load_policy_text(policy_yaml(args.templates, rng), "bench.yaml")
     source = parse_number("ACME", 5, 0, None)
@@ -128,6 +131,16 @@ def main() -> int:
     result["linear_scan_hit_us"] = round(linear_us, 2)
     candidates = policy.tenants["bulk"].templates.candidates(normal)  # type: ignore[union-attr]
     result["candidates_for_hit"] = len(candidates)
+    replier = AutoReplier(policy.auto_replies)
+    template = ReplyTemplate("ack", "Thanks! {tenant} got your {keyword}.")
+    senders = [parse_number(f"+26377{i:07d}", 1, 1, None) for i in range(1000)]
+    clock = iter(range(10**9))
+    reply_us, _ = per_call(
+        lambda: replier.decide(senders[next(clock) % 1000], "60682", template, False, 0.0, tenant="t", keyword="join",
+                               mo_text="JOIN please"),
+        args.seconds,
+    )  # fmt: skip
+    result["autoreply_decide_us"] = round(reply_us, 2)
     print(json.dumps(result))
     return 0
 

@@ -206,7 +206,9 @@ class AutoReplier:
     def looks_like_auto_reply(self, text: str | None) -> bool:
         """True if `text` reads like one of our own reply texts."""
         recogniser = self.settings.recogniser
-        return bool(text) and recogniser is not None and recogniser.fullmatch(normalize_text(text)) is not None  # type: ignore[arg-type]
+        if not text or recogniser is None:
+            return False
+        return recogniser.fullmatch(normalize_text(text)) is not None
 
     def _count(self, key: str, now: float) -> str | None:
         """Record a reply to `key` at `now`, or the reason it may not have one."""
@@ -254,9 +256,8 @@ class AutoReplier:
             # One INFO line per sender per window; the repeats go to DEBUG (and the counter).
             sent = self._sent[sender.e164]  # type: ignore[index]
             loud, sent.warned = not sent.warned, True
-        (log.info if loud else log.debug)(
-            "autoreply.suppressed", reason=reason, tenant=tenant, sender=mask(sender)
-        )
+        # `sender` is one of the keys smsswitch.logs masks (unless the operator unmasks).
+        (log.info if loud else log.debug)("autoreply.suppressed", reason=reason, tenant=tenant, sender=sender.e164 or sender.raw)
         return Suppressed(reason)
 
     # ------------------------------------------------------------------ observability
@@ -272,10 +273,3 @@ class AutoReplier:
     def __len__(self) -> int:
         return len(self._sent)
 
-
-def mask(number: NumberInfo) -> str:
-    """A number for INFO logs: country and last three digits only."""
-    text = number.e164 or number.raw
-    if len(text) <= 6 or number.kind in (ALPHANUMERIC, SHORTCODE):
-        return text
-    return f"{text[:4]}…{text[-3:]}"

@@ -13,9 +13,9 @@ Literal text must match exactly, case included; whitespace is normalised on both
 and both are compared in Unicode NFC.
 
 Each template compiles to one anchored regex, used only after a cheap prefilter: a trie over
-the templates' literal prefixes finds the few whose opening text the message starts with,
-and their suffix and length bounds drop most of the rest before any regex runs. So the cost
-grows with the length of the shared prefix, not with the number of templates.
+the templates' literal segments (see TemplateSet) finds the one or two a message can match,
+so the cost grows with how much templates share, not with how many there are (500
+templates: ~5 µs a match against ~50 µs for a linear scan; scripts/bench_policy.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -186,9 +187,21 @@ _TEXT = object()  # trie token: a text placeholder
 _RUNS = {"digits": re.compile("[0-9]*"), "alnum": re.compile(r"[^\W_]*")}
 
 
+class _AlnumStarts:
+    """`ch in _AlnumStarts()`: can an alnum run start with `ch` (a letter or digit)."""
+
+    def __contains__(self, ch: str) -> bool:
+        return ch.isalnum()
+
+
+# Cheap first-character test before a run regex is tried at all.
+_RUN_STARTS: dict[re.Pattern[str] | None, Any] = {_RUNS["digits"]: frozenset("0123456789"), _RUNS["alnum"]: _AlnumStarts()}
+
+
 class _Node:
     """A radix-tree node. `edges`: first character → (label, child); `skips`: (run regex,
-    child) for a digits/alnum placeholder; `ending`: templates whose indexed key ends here;
+    its possible first characters, child) for a digits/alnum placeholder, (None, None,
+    child) for a text placeholder; `ending`: templates whose indexed key ends here;
     `only`: the one template below this node, when there is just one (the walk stops)."""
 
     __slots__ = ("ending", "edges", "skips", "only")
@@ -196,7 +209,7 @@ class _Node:
     def __init__(self) -> None:
         self.ending: list[Template] = []
         self.edges: dict[str, tuple[str, _Node]] = {}
-        self.skips: tuple[tuple[re.Pattern[str], _Node], ...] = ()
+        self.skips: tuple[tuple[re.Pattern[str] | None, Any, _Node], ...] = ()
         self.only: Template | None = None
 
 
@@ -206,9 +219,10 @@ class TemplateSet:
     The index is a trie over the templates' literal segments: literal text is walked as a
     radix tree (one step per branching point, not per character), and a digits or alnum
     placeholder is crossed by skipping the text's run of digits / letters in one regex step,
-    then the next literal continues the walk. A walk stops at a text placeholder (its extent
-    is unknown) or as soon as a single template remains below; the few templates it
-    collects are then filtered by length and literal suffix and tried with their regex.
+    and a text placeholder by finding where the literal after it occurs (str.find); then
+    the walk goes on. It stops as soon as a single template remains below; the few
+    templates it collects are filtered by length and literal suffix and tried with their
+    regex, so a match costs a few dict steps and one or two regexes whatever the count.
     """
 
     __slots__ = ("templates", "_root")
@@ -238,13 +252,11 @@ class TemplateSet:
                 reached = [node.only]
             else:
                 reached = node.ending
-                for run, child in node.skips:
+                for run, starts, child in node.skips:
                     if run is None:
                         reached = _cross_text(text, position, child, stack, reached)
-                        continue
-                    end = run.match(text, position).end()
-                    if end > position:
-                        stack.append((child, end))
+                    elif position < size and text[position] in starts:
+                        stack.append((child, run.match(text, position).end()))
                 if position < size:
                     edge = node.edges.get(text[position])
                     if edge is not None and text.startswith(edge[0], position):
@@ -294,8 +306,8 @@ def _index_key(template: Template) -> list[object]:
             tokens.append(_TEXT)
             continue
         run = _RUNS[segment.kind]
-        if after and run.fullmatch(after[0]):  # type: ignore[arg-type]
-            break
+        if segment.low == 0 or (after and run.fullmatch(after[0])):  # type: ignore[arg-type]
+            break  # an empty run, or one the next literal continues: the regex decides
         tokens.append(run)
     return tokens
 
@@ -326,7 +338,7 @@ def _all_below(node: _Node) -> list[Template]:
     found = list(node.ending)
     for _, child in node.edges.values():
         found.extend(_all_below(child))
-    for _, child in node.skips:
+    for _, _, child in node.skips:
         found.extend(_all_below(child))
     return found
 
@@ -341,7 +353,8 @@ def _build(tree: dict) -> _Node:
         if token is _END:
             continue
         if not isinstance(token, str):
-            skips.append((None if token is _TEXT else token, _build(child)))
+            run = None if token is _TEXT else token
+            skips.append((run, _RUN_STARTS.get(run), _build(child)))
             continue
         label = token
         while _END not in child and len(child) == 1:
@@ -363,7 +376,7 @@ def _templates_below(node: _Node) -> list[Template]:
         found.extend(child.only and [child.only] or _templates_below(child))
         if len(found) > 1:
             return found
-    for _, child in node.skips:
+    for _, _, child in node.skips:
         found.extend(_templates_below(child))
         if len(found) > 1:
             return found

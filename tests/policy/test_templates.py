@@ -179,7 +179,7 @@ def _linear(templates: TemplateSet, text: str) -> str | None:
 
 
 _LITERALS = st.text(alphabet="ab .1", min_size=0, max_size=4)
-_SPECS = st.sampled_from(["digits(1-3)", "alnum(1-2)", "text(0-3)", "text(1-2)", "digits(2)"])
+_SPECS = st.sampled_from(["digits(1-3)", "alnum(1-2)", "text(0-3)", "text(1-2)", "digits(2)", "digits(0-2)", "alnum(0-1)"])
 
 
 @st.composite
