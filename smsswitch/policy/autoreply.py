@@ -173,7 +173,7 @@ class AutoReplier:
     ) -> Reply | Suppressed:
         """Reply to the MO from `mo_sender` to our address `mo_to` with `template`, or say
         why not. `mo_text`, when given, is checked against our own reply texts."""
-        reason = self._refusal(mo_sender, mo_to, template, mo_is_auto_reply, mo_text)
+        reason = self._refusal(mo_sender, template, mo_is_auto_reply, mo_text)
         if reason is None:
             reason = self._count(mo_sender.e164, now)  # type: ignore[arg-type]
         if reason is not None:
@@ -183,9 +183,7 @@ class AutoReplier:
         self._replies += 1
         return Reply(tenant, template.name, sender_address(mo_to), mo_sender, template.render(tenant, keyword))
 
-    def _refusal(
-        self, sender: NumberInfo, mo_to: str, template: ReplyTemplate | None, is_auto: bool, text: str | None
-    ) -> str | None:
+    def _refusal(self, sender: NumberInfo, template: ReplyTemplate | None, is_auto: bool, text: str | None) -> str | None:
         if template is None:
             return NOT_CONFIGURED
         if sender.kind == ALPHANUMERIC:

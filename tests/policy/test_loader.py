@@ -110,3 +110,27 @@ def test_tenant_names_not_checked_without_the_daemon_names(tmp_path: Path) -> No
     path = tmp_path / "policy.yaml"
     path.write_text("tenants:\n  anyone: {templates_only: false}\n")
     assert "anyone" in load_policy(path, None).tenants
+
+
+def test_reload_swaps_whole_policies_and_a_broken_file_changes_nothing(tmp_path: Path) -> None:
+    from smsswitch.numbers import parse_number
+    from smsswitch.policy import AutoReplier, Reply
+
+    path = tmp_path / "policy.yaml"
+    path.write_text("tenants:\n  acme: {senders: {allow: [ACME]}}\nauto_replies: {max_per_sender: 1, routes: {r: hi}}\n")
+    first = load_policy(path, {"acme"})
+    replier = AutoReplier(first.auto_replies)
+    subscriber = parse_number("+263771234567", 1, 1, None)
+    assert isinstance(replier.decide(subscriber, "60682", first.reply_template("acme", "r", None), False, 0.0), Reply)
+    path.write_text("tenants:\n  acme: {senders: {allow: [OTHER]}}\nauto_replies: {max_per_sender: 2, routes: {r: hello}}\n")
+    second = load_policy(path, {"acme"})
+    replier.update(second.auto_replies)
+    # The old policy object is untouched (in-flight checks finish with it); counters carry over.
+    assert first.tenant("acme").senders.allows(parse_number("ACME", 5, 0, None))
+    assert not second.tenant("acme").senders.allows(parse_number("ACME", 5, 0, None))
+    outcome = replier.decide(subscriber, "60682", second.reply_template("acme", "r", None), False, 1.0)
+    assert isinstance(outcome, Reply) and outcome.text == "hello"
+    assert replier.stats()["sent"] == 2
+    path.write_text("tenants:\n  acme: {senders: [OTHER]}\n")
+    with pytest.raises(ConfigErrors):
+        load_policy(path, {"acme"})
