@@ -34,7 +34,8 @@ _PEER_CHECKS: dict[str, Callable[[], object]] = {
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "peers(*names): third-party peers a test needs (node, perl, kannel, daemon)")
+    config.addinivalue_line(
+        "markers", "peers(*names): third-party peers a test needs (node, perl, kannel, daemon)")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

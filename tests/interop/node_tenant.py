@@ -18,7 +18,8 @@ class NodeTenant:
     @classmethod
     async def start(cls, processes: ProcessGroup, port: int) -> NodeTenant:
         node = require_node_smpp()
-        process = await processes.start(JsonLinesProcess("node-smpp tenant", [node, "tenant.js"], cwd=NODE_DIR))
+        process = await processes.start(
+            JsonLinesProcess("node-smpp tenant", [node, "tenant.js"], cwd=NODE_DIR))
         tenant = cls(process)
         await process.send({"cmd": "connect", "host": "127.0.0.1", "port": port})
         await process.wait_for("connected", timeout=10)

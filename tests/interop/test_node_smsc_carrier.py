@@ -34,7 +34,9 @@ Connected = tuple[Connector, RecordingSink, JsonLinesProcess]
 
 
 @pytest.fixture
-async def connect(start_node_smsc: StartSmsc, nursery: trio.Nursery) -> AsyncIterator[Callable[..., Awaitable[Connected]]]:
+async def connect(
+    start_node_smsc: StartSmsc, nursery: trio.Nursery
+) -> AsyncIterator[Callable[..., Awaitable[Connected]]]:
     """Start node-smpp as SMSC and a Connector bound to it; the connector stops after the test."""
     connectors: list[Connector] = []
 

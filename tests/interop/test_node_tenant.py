@@ -81,7 +81,8 @@ async def test_gsm_text_with_node_smpp_default_data_coding(processes, switch: Sw
 async def test_ucs2_cyrillic_and_emoji(processes, switch: Switch) -> None:
     tenant = await bound_tenant(processes, switch)
     resp = await tenant.request("submit_sm", source_addr="NODE", source_addr_ton=5, destination_addr=DEST,
-                                dest_addr_ton=1, dest_addr_npi=1, short_message=UCS2_TEXT)  # node-smpp picks data_coding 8
+                                # no data_coding: node-smpp picks 8 (UCS2) for this text
+                                dest_addr_ton=1, dest_addr_npi=1, short_message=UCS2_TEXT)
     assert resp["command_status"] == 0
     (carried,) = await switch.wait_carrier_submits(1)
     assert carried["data_coding"] == 8
@@ -96,7 +97,8 @@ async def test_long_message_as_udh_parts(processes, switch: Switch) -> None:
     ids = []
     for seq, part in enumerate(parts, 1):
         resp = await tenant.request("submit_sm", source_addr="NODE", source_addr_ton=5,
-                                    destination_addr=DEST, data_coding=0, short_message={"udh_hex": f"0500037a03{seq:02x}", "message": part})
+                                    destination_addr=DEST, data_coding=0,
+                                    short_message={"udh_hex": f"0500037a03{seq:02x}", "message": part})
         assert resp["command_status"] == 0, resp
         ids.append(resp["message_id"])
     assert len(set(ids)) == 3
@@ -139,7 +141,8 @@ async def test_receipt_goes_to_the_receiver_bind(processes, switch: Switch) -> N
     receiver = await NodeTenant.start(processes, switch.port)
     assert (await transmitter.bind("node", PASSWORD, "bind_transmitter"))["command_status"] == 0
     assert (await receiver.bind("node", PASSWORD, "bind_receiver"))["command_status"] == 0
-    resp = await transmitter.request("submit_sm", source_addr="NODE", source_addr_ton=5, destination_addr=DEST,
+    resp = await transmitter.request("submit_sm", source_addr="NODE", source_addr_ton=5,
+                                     destination_addr=DEST,
                                      data_coding=0, registered_delivery=1, short_message="tx here, rx there")
     assert resp["command_status"] == 0
     receipt = receipt_of(await receiver.wait_received(1), resp["message_id"])
