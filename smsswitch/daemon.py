@@ -175,8 +175,7 @@ class Daemon:
         self.routes = table
         assert self.switch is not None and self.server is not None
         self.switch.set_routes(table)
-        self.switch.tenants.clear()
-        self.switch.tenants.update({t.name: t for t in new.tenants})
+        self.switch.set_tenants({t.name: t for t in new.tenants})
         self.server.reload_tenants(TenantDirectory(new.tenants))
         unchanged = {c.name for c in new.connectors} ^ set(self.connectors)
         if unchanged:
@@ -202,6 +201,9 @@ class Daemon:
         async with trio.open_nursery() as nursery:
             for connector in self.connectors.values():
                 nursery.start_soon(stop_one, connector)
+        if self.switch is not None:
+            # Buffered "sent" marks and tenant acks go to the journal before it closes.
+            await self.switch.flush()
         log.info("drained", unsent_jobs=len(leftovers))
 
     async def _watchdog(self) -> None:

@@ -134,8 +134,15 @@ def wants_receipt(registered_delivery: int, state: MessageState) -> bool:
     return mode == REGISTERED_DELIVERY_RECEIPT_ON_FAILURE and state is not MessageState.DELIVERED
 
 
+# The receipt goes out as data_coding 0 with ASCII octets: only characters that are the same
+# octet in ASCII and in the GSM 03.38 default alphabet survive a tenant decoding it as either.
+_NOT_SAME_IN_GSM = frozenset("@$[\\]^_`{|}~")
+_RECEIPT_SAFE = frozenset(chr(c) for c in range(0x20, 0x7F)) - _NOT_SAME_IN_GSM
+
+
 def message_text(record: ReceiptSubject, limit: int = RECEIPT_TEXT_LENGTH) -> str:
-    """The first `limit` characters of the message, printable ASCII (for the receipt text)."""
+    """The first `limit` characters of the message for the receipt text, with every character
+    that ASCII and GSM 03.38 would read differently replaced by '?'."""
     payload = record.payload
     if record.esm_class & ESM_CLASS_UDHI:
         payload = parse_udh(payload)[1]
@@ -143,9 +150,9 @@ def message_text(record: ReceiptSubject, limit: int = RECEIPT_TEXT_LENGTH) -> st
         text = decode_text(payload[: limit * 2], record.data_coding)[:limit]
     except DataCodingError:
         return ""
-    if text.isascii() and text.isprintable():
+    if _RECEIPT_SAFE.issuperset(text):
         return text
-    return "".join(c if " " <= c <= "~" else "?" for c in text)
+    return "".join(c if c in _RECEIPT_SAFE else "?" for c in text)
 
 
 _minute_cache: dict[int, datetime] = {}
