@@ -68,6 +68,8 @@ class EdgeServices:
     #: The tenant-wide limiter (pass the SMPP server's, so both share tenant_tps).
     limiter_for: Callable[[TenantEntry], RateLimiter] | None = None
     clock: Callable[[], float] = time.time
+    #: Accept callbackUrls with loopback/private IP literals (tests, closed networks).
+    private_callbacks: bool = False
 
 
 @attrs.define

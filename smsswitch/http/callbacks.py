@@ -7,6 +7,7 @@ default: longer than any receipt takes), then purged. Only http(s) URLs are take
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -22,8 +23,10 @@ DEFAULT_TTL = 7 * 86400.0
 MAX_URL_LENGTH = 2000
 
 
-def check_url(url: object) -> str:
-    """An absolute http(s) URL with a host, or a 400."""
+def check_url(url: object, *, private_ok: bool = True) -> str:
+    """An absolute http(s) URL with a host, or a 400. With `private_ok=False` an IP literal
+    in a loopback, private, link-local or reserved range is refused too (a tenant must not
+    make the switch call into its own network; host names are not resolved here)."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise ApiError(400, "invalid_callback_url", f"callbackUrl must be an http(s) URL of at most {MAX_URL_LENGTH} characters")
     try:
@@ -33,7 +36,19 @@ def check_url(url: object) -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable():
         raise ApiError(400, "invalid_callback_url", "callbackUrl must be an absolute http or https URL")
+    if not private_ok and _internal(parts.hostname):
+        raise ApiError(400, "invalid_callback_url", "callbackUrl may not point into a private network")
     return url
+
+
+def _internal(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
 
 
 class CallbackStore:

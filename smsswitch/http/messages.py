@@ -33,7 +33,9 @@ def _dumps(value: Any) -> bytes:
 async def send(api: RestApi, call: Call) -> Response:
     """POST /v1/messages: validate like SMPP, throttle, journal through the core, 202."""
     raw, body = await call.json()
-    message = parse_message(body)
+    message = parse_message(body, private_callbacks=api.services.private_callbacks)
+    if message.callback_url and (call.tenant.config.webhook is None or "webhook" not in call.tenant.config.deliver_via):
+        raise ApiError(400, "callbacks_not_enabled", "receipts of this tenant are not delivered by webhook")
     tenant = call.principal.tenant
     key = call.request.headers.get("idempotency-key")
     print_ = fingerprint(raw)
@@ -104,4 +106,6 @@ async def get(api: RestApi, call: Call) -> Response:
 
 async def events(api: RestApi, call: Call) -> Response:
     """GET /v1/events: the tenant's receipts and MO as server-sent events."""
+    if call.request.method == "HEAD":
+        return Response(media_type="text/event-stream")
     return api.streams.response(call.tenant.config, call.principal.key_id, call.request.client)

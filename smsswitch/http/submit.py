@@ -67,7 +67,7 @@ def _integer(body: dict[str, Any], name: str, low: int, high: int) -> int | None
     return value
 
 
-def parse_message(body: Any) -> MessageInput:
+def parse_message(body: Any, *, private_callbacks: bool = False) -> MessageInput:
     """Shape checks only (types, lengths, unknown fields); content checks are validate's."""
     if not isinstance(body, dict):
         raise _bad("the body must be a JSON object")
@@ -83,7 +83,7 @@ def parse_message(body: Any) -> MessageInput:
         sender=_string(body, "from", MAX_ADDRESS),  # type: ignore[arg-type]
         text=_string(body, "text", MAX_TEXT),  # type: ignore[arg-type]
         data_coding=_integer(body, "dataCoding", 0, 255),
-        callback_url=None if callback is None else check_url(callback),
+        callback_url=None if callback is None else check_url(callback, private_ok=private_callbacks),
         client_reference=_string(body, "clientReference", MAX_REFERENCE, required=False),
         validity=_integer(body, "validityPeriod", VALIDITY_MIN, VALIDITY_MAX),
         receipt=receipt,

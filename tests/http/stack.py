@@ -122,7 +122,7 @@ async def running(
                 switch.inbound.opt_outs_seen = True
 
             api = RestApi(EdgeServices(journal=journal, core=switch, tenants=switch.tenants, keys=KeyRing(keys),
-                                       reload_routes=reload_routes, opt_outs_changed=opt_outs_changed))  # fmt: skip
+                                       reload_routes=reload_routes, opt_outs_changed=opt_outs_changed, private_callbacks=True))  # fmt: skip
             webhooks.callbacks = api.callbacks
             port = await nursery.start(serve_http, EdgeApp(CollectorRegistry(), Readiness(), api=api), "127.0.0.1", 0)
             stack = Stack(journal, switch, simulator, api, webhooks, port, tokens, reloads)

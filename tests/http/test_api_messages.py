@@ -55,6 +55,7 @@ async def test_validation_errors_carry_stable_codes_and_smpp_status(tmp_path: Pa
             ({"to": DEST, "from": "ACME", "text": "x", "colour": "red"}, 400, "invalid_request"),
             ({"to": DEST, "from": "ACME"}, 400, "invalid_request"),
             ({"to": DEST, "from": "ACME", "text": "x", "callbackUrl": "ftp://x"}, 400, "invalid_callback_url"),
+            ({"to": DEST, "from": "ACME", "text": "x", "callbackUrl": "https://h.example/cb"}, 400, "callbacks_not_enabled"),
             ([1, 2], 400, "invalid_request"),
         ]
         for body, status, code in cases:

@@ -24,7 +24,7 @@ from smsswitch.http.openapi import openapi_document
 from tests.http.stack import running
 
 #: Examples per operation and generation mode: bounded so the whole run stays a few seconds.
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

@@ -61,6 +61,12 @@ def test_callback_urls_must_be_http() -> None:
     for bad in ("ftp://x/y", "/relative", "http://", "https://h:99999/", 7, "http://h/\n"):
         with pytest.raises(ApiError):
             check_url(bad)
+    for internal in ("http://127.0.0.1:9775/metrics", "http://10.0.0.5/", "http://[::1]/", "http://localhost/",
+                     "http://169.254.169.254/latest"):
+        assert check_url(internal) == internal
+        with pytest.raises(ApiError):
+            check_url(internal, private_ok=False)
+    assert check_url("https://hooks.example.com/", private_ok=False)
 
 
 async def test_idempotency_keys_and_callbacks_expire(journal: Journal) -> None:
