@@ -208,10 +208,15 @@ class WebhookDispatcher:
         results, self._results = self._results, []
         now = self.clock()
         ops: list[Any] = []
+        dead: dict[str, int] = {}
         for entry, outcome, tenant in results:
             op = self._op(entry, outcome, tenant, now)
             if op is not None:
                 ops.append(op)
+            if isinstance(op, DeadLetterOutbox):
+                dead[tenant.name] = dead.get(tenant.name, 0) + 1
+        for name, count in dead.items():  # one line per tenant and pass, not per event
+            log.info("webhook.dead_lettered", tenant=name, count=count)
         try:
             if ops:
                 await self.journal.commit(ops)
@@ -241,7 +246,7 @@ class WebhookDispatcher:
             reason = f"webhook: gave up after {failures} attempts; last: {outcome.detail}"
         else:
             reason = f"webhook: refused ({outcome.detail}) on attempt {failures}"
-        log.info("webhook.dead_letter", tenant=tenant.name, entry=entry.id, reason=reason)
+        log.debug("webhook.dead_letter", tenant=tenant.name, entry=entry.id, reason=reason)
         return DeadLetterOutbox(entry.id, reason, now)
 
     # ------------------------------------------------------------------ sending
