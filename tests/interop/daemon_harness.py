@@ -49,7 +49,7 @@ def render_config(workdir: Path, *, smpp_port: int, http_port: int, carrier_port
     default_region: ZW
     deliver_via: [smpp]
     outbox_ttl: 600
-    deliver_timeout: 5"""
+    deliver_timeout: 2"""
         for name, (password, _) in TENANTS.items()
     )
     (workdir / "smsswitch.yaml").write_text(f"""\

@@ -1,14 +1,16 @@
 #!/usr/bin/perl
 # Net::SMPP (Debian libnet-smpp-perl) as a tenant of smsswitch: bind transceiver, submit with a
 # receipt request, wait for the receipt and answer it, enquire_link, unbind.
-# Usage: tenant.pl HOST PORT SYSTEM_ID PASSWORD DESTINATION TEXT [TIMEOUT_SECONDS]
+# Usage: tenant.pl HOST PORT SYSTEM_ID PASSWORD DESTINATION TEXT [TIMEOUT_SECONDS] [ENQUIRE_FIRST]
+# ENQUIRE_FIRST=1: send enquire_link before reading the receipt, after giving it time to
+# arrive, so Net::SMPP's synchronous wait drops it unanswered (a quirk real users bring).
 # Prints one JSON object per line (step, status, fields) for the Python test to check.
 use strict;
 use warnings;
 use JSON::PP;
 use Net::SMPP;
 
-my ($host, $port, $system_id, $password, $destination, $text, $timeout) = @ARGV;
+my ($host, $port, $system_id, $password, $destination, $text, $timeout, $enquire_first) = @ARGV;
 $timeout ||= 15;
 my $json = JSON::PP->new->canonical;
 $| = 1;
@@ -39,7 +41,12 @@ emit('submit', status => $submit_resp->{status}, message_id => $submit_resp->{me
 exit 1 if $submit_resp->{status} != 0;
 
 # Net::SMPP's synchronous calls drop any other PDU read while they wait for their response,
-# so the receipt is read here, before the next request.
+# so the receipt is normally read here, before the next request.
+if ($enquire_first) {
+    select(undef, undef, undef, 1.0);
+    my $early = $smpp->enquire_link();
+    emit('enquire_link_early', status => defined $early ? $early->{status} : undef);
+}
 while (1) {
     my $pdu = $smpp->read_pdu();
     if (!defined $pdu) { emit('closed', during => 'receipt'); exit 1; }
