@@ -87,13 +87,17 @@ async def test_sendsms_long_message_is_concatenated(kannel: KannelSetup) -> None
     text = "Kannel long message, " + "".join(f"part{i:03d} " for i in range(40))
     assert len(text) > 160
     status, body = await kannel.kannel.sendsms(**{"from": "KANNEL", "to": DEST, "text": text,
-                                                  "charset": "UTF-8", "coding": 0})
+                                                  "charset": "UTF-8", "coding": 0, "dlr-mask": 3,
+                                                  "dlr-url": kannel.dlr_url("long")})
     assert status == 202, body
     first = await kannel.switch.wait_carrier_submits(1)
     total = (udh_concat(first[0]) or (0, 1, 1))[1]
     carried = await kannel.switch.wait_carrier_submits(total)
     assert total == 3
     assert reassemble(carried) == text
+    # One receipt per part comes back; Kannel folds its split parts into one final report.
+    (delivered,) = await kannel.receiver.wait_for("/dlr", lambda r: r.query["type"] == "1", timeout=15)
+    assert delivered.query["tag"] == "long" and "stat:DELIVRD" in delivered.query["reply"]
 
 
 async def test_sendsms_long_ucs2_is_concatenated(kannel: KannelSetup) -> None:
