@@ -133,6 +133,9 @@ class MessageRecord:
     #: Earlier (connector, carrier id) pairs of this message (re-sent after a restart or a
     #: failover), kept so their correlation entries are found and removed with the message.
     previous_carriers: tuple[tuple[str, str], ...] = ()
+    #: The name of the approved template the text matched (message policy), or of the
+    #: auto-reply text for messages the switch sent itself; None when no template applies.
+    template: str | None = None
 
 
 # Positions in the encoded message array (index 0 is the schema version).
@@ -141,16 +144,16 @@ M_SOURCE_TON, M_SOURCE_NPI, M_DEST_TON, M_DEST_NPI = range(8, 12)
 M_DATA_CODING, M_ESM_CLASS, M_PROTOCOL_ID, M_PRIORITY, M_PAYLOAD, M_PART = range(12, 18)
 M_REGISTERED_DELIVERY, M_VALIDITY, M_SCHEDULE, M_ROUTE, M_CONNECTOR = range(18, 23)
 M_CARRIER_ID, M_ERROR, M_HISTORY, M_ATTEMPTS, M_UPDATED, M_CLIENT_REF = range(23, 29)
-M_DUE, M_SERVICE_TYPE, M_TLVS, M_PREVIOUS_CARRIERS = range(29, 33)
+M_DUE, M_SERVICE_TYPE, M_TLVS, M_PREVIOUS_CARRIERS, M_TEMPLATE = range(29, 34)
 #: At most this many earlier carrier submissions are remembered per message.
 MAX_PREVIOUS_CARRIERS = 8
 _MESSAGE_DEFAULTS: list[Any] = [
     SCHEMA_VERSION, "", "", "", "", 0.0, int(MessageState.ACCEPTED), "",
     0, 0, 0, 0, 0, 0, 0, 0, b"", None, 0, None, None, None, None, None, None,
-    [], 0, 0.0, None, None, "", [], [],
+    [], 0, 0.0, None, None, "", [], [], None,
 ]  # fmt: skip
 _MESSAGE_LEN = len(_MESSAGE_DEFAULTS)
-assert _MESSAGE_LEN == M_PREVIOUS_CARRIERS + 1
+assert _MESSAGE_LEN == M_TEMPLATE + 1
 
 
 def default_due(state: MessageState, at: float, schedule: float | None, validity: float | None) -> float:
@@ -176,7 +179,7 @@ def message_to_fields(rec: MessageRecord) -> list[Any]:
         rec.carrier_id, rec.error, [[int(h.state), h.at, h.detail] for h in rec.history],
         rec.attempts, rec.updated, rec.client_ref, due, rec.service_type,
         [[tag, value] for tag, value in rec.tlvs],
-        [[c, i] for c, i in rec.previous_carriers],
+        [[c, i] for c, i in rec.previous_carriers], rec.template,
     ]  # fmt: skip
 
 
@@ -210,7 +213,7 @@ def fields_to_message(f: list[Any]) -> MessageRecord:
         attempts=f[M_ATTEMPTS], updated=f[M_UPDATED], client_ref=f[M_CLIENT_REF],
         due=f[M_DUE], service_type=f[M_SERVICE_TYPE],
         tlvs=tuple((tag, value) for tag, value in f[M_TLVS]),
-        previous_carriers=tuple((c, i) for c, i in f[M_PREVIOUS_CARRIERS]),
+        previous_carriers=tuple((c, i) for c, i in f[M_PREVIOUS_CARRIERS]), template=f[M_TEMPLATE],
     )  # fmt: skip
 
 

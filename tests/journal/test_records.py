@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import attrs
 import msgpack
 
 from smsswitch.journal.records import (
@@ -59,6 +60,7 @@ def full_record() -> MessageRecord:
         service_type="CMT",
         tlvs=((0x0204, b"\x00\x07"),),
         previous_carriers=(("econet-2", "99"),),
+        template="otp",
     )
 
 
@@ -80,6 +82,11 @@ def test_older_schema_decodes_with_defaults() -> None:
     assert record.state is MessageState.QUEUED
     assert record.payload == b"" and record.history == () and record.previous_carriers == ()
     assert record.due == 0.0  # derived from the state and times
+
+
+def test_record_written_before_the_template_field_decodes_without_one() -> None:
+    fields = message_to_fields(full_record())[:-1]  # as written before `template` existed
+    assert decode_message(msgpack.packb(fields, use_bin_type=True)) == attrs.evolve(full_record(), template=None)
 
 
 def test_newer_schema_with_extra_fields_still_decodes() -> None:
