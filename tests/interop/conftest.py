@@ -17,6 +17,7 @@ from tests.interop.peers import (
     NODE_DIR,
     JsonLinesProcess,
     ProcessGroup,
+    kill_leftovers,
     require_kannel,
     require_net_smpp,
     require_node_smpp,
@@ -36,6 +37,10 @@ _PEER_CHECKS: dict[str, Callable[[], object]] = {
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "peers(*names): third-party peers a test needs (node, perl, kannel, daemon)")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    kill_leftovers()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

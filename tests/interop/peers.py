@@ -7,6 +7,7 @@ process (terminate, then kill) when the test ends, whatever happened.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -70,6 +71,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Process groups started and not yet seen to exit; `kill_leftovers` ends them (e.g. after
+#: pytest-timeout interrupted a test before its fixtures could stop them).
+_LIVE_GROUPS: set[int] = set()
+
+
+def kill_leftovers() -> None:
+    for pgid in list(_LIVE_GROUPS):
+        _signal_group(pgid, signal.SIGKILL)
+        _LIVE_GROUPS.discard(pgid)
+
+
+atexit.register(kill_leftovers)
+
+
 class PeerFailed(AssertionError):
     """A peer process died, or an awaited event did not come; carries the peer's output."""
 
@@ -105,6 +120,7 @@ class JsonLinesProcess:
             env=self.env,
             start_new_session=True,  # its own process group: stopping it stops its children
         )
+        _LIVE_GROUPS.add(self._process.pid)
         nursery.start_soon(self._read_stdout)
         nursery.start_soon(self._read_stderr)
         nursery.start_soon(self._watch_exit)
@@ -141,6 +157,7 @@ class JsonLinesProcess:
     async def _watch_exit(self) -> None:
         assert self._process is not None
         returncode = await self._process.wait()
+        _LIVE_GROUPS.discard(self._process.pid)
         with trio.move_on_after(2):  # the last lines it printed are still in the pipe
             await self._stdout_done.wait()
         self.returncode = returncode
@@ -199,6 +216,7 @@ class JsonLinesProcess:
                     await process.wait()
                     break
             _signal_group(process.pid, signal.SIGKILL)  # any child it left behind
+            _LIVE_GROUPS.discard(process.pid)
 
     def describe(self) -> str:
         tail = "\n".join(json.dumps(e) for e in self.events[-30:])
