@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -29,14 +28,12 @@ _PEER_CHECKS: dict[str, Callable[[], object]] = {
     "node": require_node_smpp,
     "perl": require_net_smpp,
     "kannel": require_kannel,
-    "daemon": lambda: importlib.util.find_spec("smsswitch.daemon") is not None
-    or pytest.skip("smsswitch.daemon (`smsswitch run`) is not written yet"),
 }
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "peers(*names): third-party peers a test needs (node, perl, kannel, daemon)")
+        "markers", "peers(*names): third-party peers a test needs (node, perl, kannel)")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -19,7 +19,7 @@ from tests.interop.kannel_box import Kannel, start_kannel
 from tests.interop.peers import ProcessGroup
 from tests.interop.texts import GSM_EURO_BRACKETS, UCS2_TEXT, reassemble, text_of, udh_concat
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.peers("node", "kannel", "daemon")]
+pytestmark = [pytest.mark.timeout(120), pytest.mark.peers("node", "kannel")]
 
 DEST = "263771234567"
 #: Kannel's dlr-url escapes: %d type, %F the SMSC's (our) message id, %A its reply text, %P to.

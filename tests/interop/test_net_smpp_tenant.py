@@ -11,7 +11,7 @@ from tests.interop.daemon_harness import TENANTS
 from tests.interop.peers import PERL_DIR, JsonLinesProcess, ProcessGroup, require_net_smpp
 from tests.interop.texts import text_of
 
-pytestmark = [pytest.mark.timeout(90), pytest.mark.peers("node", "perl", "daemon")]
+pytestmark = [pytest.mark.timeout(90), pytest.mark.peers("node", "perl")]
 
 TEXT = "Hello from Net::SMPP [perl] 100€"
 

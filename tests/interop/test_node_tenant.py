@@ -22,7 +22,7 @@ from tests.interop.texts import (
     udh_concat,
 )
 
-pytestmark = [pytest.mark.timeout(90), pytest.mark.peers("node", "daemon")]
+pytestmark = [pytest.mark.timeout(90), pytest.mark.peers("node")]
 
 PASSWORD, MO_NUMBER = TENANTS["node"]
 DEST = "263771234567"
