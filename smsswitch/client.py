@@ -40,7 +40,7 @@ from smsswitch.smpp.pdu import (
     Unbind,
     make_response,
 )
-from smsswitch.smpp.session import Session
+from smsswitch.smpp.session import Session, SessionState
 from smsswitch.smpp._state_table import Role
 from smsswitch.smpp.text import choose_encoding
 
@@ -95,6 +95,9 @@ class TenantClient:
     async def _request(self, pdu: Pdu) -> Pdu:
         done = trio.Event()
         slot: list[Pdu] = []
+        if self.closed.is_set() or self._session.state is SessionState.CLOSED:
+            # The reader saw the close first; a request now is a lost connection, not a bug.
+            raise ConnectionError("the connection to the SMSC is closed")
         seq = self._session.send_request(pdu, trio.current_time())
         self._waiters[seq] = (done, slot)
         await self._flush()
