@@ -222,6 +222,11 @@ class CarrierSimulator:
         self._stalled_until = max(self._stalled_until, self.clock() + seconds)
         self._stats.stalls += 1
 
+    def throttle(self, above: float) -> None:
+        """From now on answer ESME_RTHROTTLED above `above` submits/s (0 = stop throttling);
+        a tiny rate such as 0.001 throttles everything."""
+        self._limiter = RateLimiter(above, burst=max(1.0, above / 10)) if above > 0 else None
+
     def refuse_binds(self, seconds: float) -> None:
         """Refuse binds with ESME_RBINDFAIL for the next `seconds`."""
         self._refuse_binds_until = self.clock() + seconds
