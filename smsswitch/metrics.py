@@ -171,6 +171,7 @@ class SwitchCollector(Collector):
         ):
             if key in stats:
                 yield GaugeMetricFamily(name, help_text, value=stats[key])
+        yield from _policy_families(stats)
         outbox = GaugeMetricFamily("smsswitch_outbox_depth", "Receipts and MO owed, by tenant", labels=["tenant"])
         for tenant, depth in (stats.get("outbox_by_tenant") or {}).items():
             outbox.add_metric([tenant], depth)
@@ -203,6 +204,46 @@ class SwitchCollector(Collector):
             yield from _latency_family(
                 "smsswitch_journal_commit_latency_seconds", "One group commit (write + fsync)", writer["commit_latency"]
             )
+
+
+def _policy_families(stats: dict[str, Any]) -> Iterator[Metric]:
+    """Message policy: MT refused by check, senders rewritten, templates matched, and the
+    automatic answers to MO (sent, suppressed by loop protection with its reason, unroutable)."""
+    policy = stats.get("policy") or {}
+    rejections = CounterMetricFamily(
+        "smsswitch_policy_rejections", "MT refused by the message policy, by check", labels=["tenant", "check"]
+    )
+    for tenant, by_check in (policy.get("rejections") or {}).items():
+        for check, count in by_check.items():
+            rejections.add_metric([tenant, check], count)
+    yield rejections
+    rewrites = CounterMetricFamily("smsswitch_policy_rewrites", "MT sent from the default sender instead", labels=["tenant"])
+    for tenant, count in (policy.get("rewrites") or {}).items():
+        rewrites.add_metric([tenant], count)
+    yield rewrites
+    templates = CounterMetricFamily(
+        "smsswitch_templates_matched", "MT whose text matched an approved template", labels=["tenant", "template"]
+    )
+    for tenant, by_template in (policy.get("templates") or {}).items():
+        for template, count in by_template.items():
+            templates.add_metric([tenant, template], count)
+    yield templates
+    replies = stats.get("autoreplies") or {}
+    results = CounterMetricFamily("smsswitch_autoreplies", "Automatic answers to MO by result", labels=["result"])
+    for result in ("sent", "suppressed", "unroutable"):
+        results.add_metric([result], replies.get(result, 0))
+    yield results
+    suppressed = CounterMetricFamily(
+        "smsswitch_autoreplies_suppressed", "Automatic answers not sent, by reason", labels=["reason"]
+    )
+    for reason, count in (replies.get("suppressed_by") or {}).items():
+        suppressed.add_metric([reason], count)
+    yield suppressed
+    if "tracked_senders" in replies:
+        yield GaugeMetricFamily(
+            "smsswitch_autoreply_tracked_senders", "Senders with reply counts in the loop-protection window",
+            value=replies["tracked_senders"],
+        )  # fmt: skip
 
 
 def _latency_family(name: str, help_text: str, value: Any) -> Iterator[Metric]:

@@ -1,8 +1,15 @@
 """Accepting a batch of tenant submits: route, journal in one commit, hand to connectors.
 
-Order matters: everything that can refuse a message (opt-out, route, back-pressure) runs
-before the journal sees it, so a refused message leaves no trace; the accepted ones of a
-batch are written in ONE commit and only then answered ESME_ROK and handed over.
+Order matters: everything that can refuse a message (message policy, opt-out, route,
+back-pressure) runs before the journal sees it, so a refused message leaves no trace; the
+accepted ones of a batch are written in ONE commit and only then answered ESME_ROK and
+handed over.
+
+Message policy (smsswitch.policy, when the daemon config names a policy file) runs first,
+per message, on the numbers the server already parsed: senders (reject or rewrite),
+destination validity and countries, the block list, opt-outs (read from the journal for the
+whole batch, as without a policy, and given to the policy so its order and consent status
+apply), templates. The matched template's name goes on the record and into the stats.
 
 Back-pressure choice: a full connector queue does not refuse the tenant. The message stays
 QUEUED in the journal (the journal is the real queue, durable and cheap) and the feeder's
@@ -29,6 +36,7 @@ from smsswitch.journal.errors import JournalError
 from smsswitch.journal.journal import Journal
 from smsswitch.journal.ops import PutMessage
 from smsswitch.journal.records import MessageRecord
+from smsswitch.policy import OK, REJECT, Policy, SuppressionCheck
 from smsswitch.routing.table import RouteTable
 from smsswitch.server.api import BindInfo, SubmitAnswer, SubmitRequest
 from smsswitch.smpp.constants import CommandStatus
@@ -51,6 +59,7 @@ class Acceptor:
         stats: SwitchStats,
         opt_outs_exist: Callable[[], bool],
         *,
+        policy: Callable[[], Policy | None] = lambda: None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         max_backlog: int = 100_000,
@@ -60,6 +69,7 @@ class Acceptor:
         self.routes = routes
         self.stats = stats
         self.opt_outs_exist = opt_outs_exist
+        self.policy = policy
         self.clock = clock
         self.rng = rng or random.Random()
         self.max_backlog = max_backlog
@@ -81,8 +91,30 @@ class Acceptor:
         answers: list[SubmitAnswer | None] = [None] * len(requests)
         accepted: list[tuple[int, MessageRecord, tuple[str, ...]]] = []
         opted_out = self._opted_out(tenant, requests) if self.opt_outs_exist() else None
+        policy = self.policy()
+        suppressed = None
+        if policy is not None:
+            suppressed = _batch_opt_outs(requests, opted_out)
+            opted_out = None  # the policy asks `suppressed`, in its own order of checks
+        stats = self.stats
+        template = None
         for i, request in enumerate(requests):
-            if opted_out is not None and opted_out[i]:
+            if policy is not None:
+                verdict = policy.check_mt(tenant, request, None, suppressed)
+                if verdict.outcome != OK:
+                    if verdict.outcome == REJECT:
+                        answers[i] = SubmitAnswer(verdict.status)
+                        stats.policy_rejections[(tenant, verdict.check)] += 1
+                        log.debug("mt.refused_by_policy", tenant=tenant, check=verdict.check, reason=verdict.reason)
+                        continue
+                    rewrite = verdict.rewrite
+                    if rewrite is not None:
+                        request.source, request.source_ton, request.source_npi = rewrite.source, rewrite.ton, rewrite.npi
+                        stats.policy_rewrites[tenant] += 1
+                template = verdict.template
+                if template is not None:
+                    stats.templates_matched[(tenant, template)] += 1
+            elif opted_out is not None and opted_out[i]:
                 answers[i] = SubmitAnswer(OPTED_OUT_STATUS)
                 continue
             dest = request.destination
@@ -96,7 +128,7 @@ class Acceptor:
                 answers[i] = SubmitAnswer(NO_CONNECTOR_STATUS)
                 log.warning("mt.no_connector", tenant=tenant, rule=decision.rule, connectors=decision.connectors)
                 continue
-            record = new_record(new_id(), bind, request, decision.rule, connector, now)
+            record = new_record(new_id(), bind, request, decision.rule, connector, now, template)
             accepted.append((i, record, failover))
         if accepted:
             await self._journal(accepted, answers)
@@ -133,6 +165,16 @@ class Acceptor:
             offer(record, failover)
 
     def _opted_out(self, tenant: str, requests: list[SubmitRequest]) -> list[bool]:
+        """Per request: did its destination opt out of `tenant` (one read transaction)."""
         store = self.journal.store
         with self.journal.read() as txn:
             return [is_opted_out(store, txn, tenant, subscriber_key(r.destination)) for r in requests]
+
+
+def _batch_opt_outs(requests: list[SubmitRequest], opted_out: list[bool] | None) -> SuppressionCheck | None:
+    """The batch's opt-outs (already read from the journal) as the policy's SuppressionCheck;
+    None when nobody in the batch opted out (the policy then skips the check)."""
+    if not opted_out or not any(opted_out):
+        return None
+    keys = {subscriber_key(r.destination) for r, out in zip(requests, opted_out) if out}
+    return lambda _tenant, subscriber: subscriber in keys

@@ -3,6 +3,9 @@
 One read transaction and one commit per batch the connector hands over (one socket read);
 the carrier's deliver_sm is answered only after that commit. Unknown carrier ids are
 parked, never refused: a carrier told "error" resends forever.
+
+An MO that earns an automatic answer (smsswitch.core.autoreplies) gets it journalled in the
+same commit as the MO itself, and handed to the connectors once that commit is durable.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import structlog
 
 from smsswitch.config import CarrierQuirks, DaemonConfig
+from smsswitch.core.autoreplies import AutoReplies, Pending
 from smsswitch.core.owed import PARKED_TENANT, Owed
 from smsswitch.core.parked import ParkedReceipt, ParkedReceipts
 from smsswitch.core.receipts import CarrierReceipt, is_receipt, read_carrier_receipt
@@ -60,9 +64,11 @@ class CarrierInbound:
         stats: SwitchStats,
         *,
         clock: Callable[[], float] = time.time,
+        replies: AutoReplies | None = None,
     ) -> None:
         self.journal = journal
         self.owed = owed
+        self.replies = replies
         self.parked = parked
         self.routes = routes
         self.notify = notify
@@ -80,6 +86,7 @@ class CarrierInbound:
         ops: list[Any] = []
         tenants: set[str] = set()
         newly_parked: list[ParkedReceipt] = []
+        pending: list[Pending] = []  # auto-replies riding in this batch's commit
         opt_out = False
         store = self.journal.store
         table: RouteTable | None = None
@@ -105,14 +112,23 @@ class CarrierInbound:
                     ops += self.owed.dead(OutboxKind.RECEIPT, _raw_payload(pdu, connector), "unreadable receipt", now, None)
                     continue
                 table = table or self.routes()
-                opt_out |= self._mo(connector, pdu, quirks, table, now, ops, tenants)
+                opt_out |= self._mo(connector, pdu, quirks, table, now, ops, tenants, pending)
         if ops:
+            claimed = self.replies.claim(pending) if pending and self.replies else []
             try:
                 await self.journal.commit(ops)
             except JournalError as exc:
+                if claimed:
+                    self.replies.release(claimed, landed=False)  # type: ignore[union-attr]
                 self.stats.journal_errors += 1
                 log.warning("carrier.deliver_not_journalled", connector=connector, count=len(pdus), error=str(exc))
                 return [_RETRY_LATER] * len(pdus)
+            except BaseException:
+                if claimed:  # cancelled mid-commit: it may still land; the refill pass sends them
+                    self.replies.release(claimed, landed=True)  # type: ignore[union-attr]
+                raise
+        if pending:
+            self.replies.hand_over(pending)  # type: ignore[union-attr]
         self.opt_outs_seen |= opt_out
         for name in tenants:
             self.notify(name)
@@ -212,9 +228,10 @@ class CarrierInbound:
 
     def _mo(
         self, connector: str, pdu: DeliverSm | DataSm, quirks: CarrierQuirks, table: RouteTable, now: float,
-        ops: list, tenants: set,
+        ops: list, tenants: set, pending: list[Pending],
     ) -> bool:
-        """Route one MO; returns True if it opted someone out."""
+        """Route one MO (and its auto-reply, if it earns one); returns True if it opted
+        someone out."""
         smpp, text = _mo_payload(pdu, quirks)
         sender = parse_number(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi)
         decision = table.route_mo(pdu.destination_addr, text, sender, connector)
@@ -244,6 +261,8 @@ class CarrierInbound:
             reason = decision.reason or ("unknown tenant" if decision.delivered else "no MO route")
             ops += self.owed.dead(OutboxKind.MO, smpp, f"MO: {reason}", now, subscriber)
             self.stats.mo_in["dead_letter"] += 1
+        if self.replies is not None and decision.tenant and decision.tenant in self.owed.tenants:
+            self.replies.answer(decision, sender, pdu.destination_addr, text, table, now, ops, pending)
         return opted_out
 
 

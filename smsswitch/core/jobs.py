@@ -10,6 +10,7 @@ from __future__ import annotations
 from smsswitch.carrier.api import SubmitJob
 from smsswitch.journal.records import HistoryEntry, MessageRecord, MessageState, PartInfo
 from smsswitch.numbers import NumberInfo
+from smsswitch.policy.autoreply import Reply
 from smsswitch.server.api import BindInfo, SubmitRequest
 from smsswitch.server.smpp_time import format_absolute
 from smsswitch.smpp.constants import (
@@ -21,6 +22,10 @@ from smsswitch.smpp.constants import (
     Ton,
 )
 from smsswitch.smpp.pdu import SubmitSm
+
+
+#: The `bind` of messages the switch sent itself (auto-replies to MO): no tenant bind did.
+AUTO_REPLY_BIND = "autoreply"
 
 
 def stored_address(info: NumberInfo, ton: int, npi: int) -> tuple[str, int, int]:
@@ -42,8 +47,10 @@ def new_record(
     route: str | None,
     connector: str,
     now: float,
+    template: str | None = None,
 ) -> MessageRecord:
-    """The record journalled on accept: routed, so already QUEUED (history says both)."""
+    """The record journalled on accept: routed, so already QUEUED (history says both).
+    `template`: the approved template the policy matched the text to, if any."""
     source, source_ton, source_npi = stored_address(request.source, request.source_ton, request.source_npi)
     dest, dest_ton, dest_npi = stored_address(request.destination, request.dest_ton, request.dest_npi)
     part = request.part
@@ -74,6 +81,36 @@ def new_record(
         client_ref=request.client_reference,
         service_type=request.service_type,
         tlvs=tuple(request.tlvs.items()),
+        template=template,
+    )
+
+
+def reply_record(
+    message_id: str, reply: Reply, data_coding: int, payload: bytes, route: str | None, connector: str, now: float
+) -> MessageRecord:
+    """An automatic answer to an MO, journalled as `reply.tenant`'s MT (QUEUED like any
+    accepted one). `bind` says who sent it: no tenant did, so the tenant is owed no receipt
+    for it (registered_delivery 0); the carrier's receipt still ends it in the journal."""
+    source, source_ton, source_npi = stored_address(reply.source.source, reply.source.ton, reply.source.npi)
+    dest, dest_ton, dest_npi = stored_address(reply.destination, Ton.INTERNATIONAL, Npi.ISDN)
+    return MessageRecord(
+        id=message_id,
+        tenant=reply.tenant,
+        source=source,
+        destination=dest,
+        created=now,
+        state=MessageState.QUEUED,
+        bind=AUTO_REPLY_BIND,
+        source_ton=source_ton,
+        source_npi=source_npi,
+        dest_ton=dest_ton,
+        dest_npi=dest_npi,
+        data_coding=data_coding,
+        payload=payload,
+        route=route,
+        connector=connector,
+        history=(HistoryEntry(MessageState.ACCEPTED, now, "auto-reply"), HistoryEntry(MessageState.QUEUED, now, connector)),
+        template=reply.template,
     )
 
 

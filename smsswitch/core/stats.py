@@ -49,6 +49,10 @@ class SwitchStats:
     receipts_in: Counter = attrs.field(factory=Counter)  # matched | parked | late | unmatched | intermediate
     mo_in: Counter = attrs.field(factory=Counter)  # delivered | dropped | dead_letter | opt_out | opt_in
     outbox: Counter = attrs.field(factory=Counter)  # added | acked | nacked | timeouts | dead
+    policy_rejections: Counter = attrs.field(factory=Counter)  # (tenant, check) -> n
+    policy_rewrites: Counter = attrs.field(factory=Counter)  # tenant -> n (sender rewritten)
+    templates_matched: Counter = attrs.field(factory=Counter)  # (tenant, template) -> n
+    autoreplies: Counter = attrs.field(factory=Counter)  # sent | suppressed | unroutable
     failovers: int = 0
     replayed_resent: int = 0
     replayed_queued: int = 0
@@ -66,6 +70,12 @@ class SwitchStats:
             "receipts_in": dict(self.receipts_in),
             "mo_in": dict(self.mo_in),
             "outbox": dict(self.outbox),
+            "policy": {
+                "rejections": _nested(self.policy_rejections),
+                "rewrites": dict(self.policy_rewrites),
+                "templates": _nested(self.templates_matched),
+            },
+            "autoreplies": dict(self.autoreplies),
             "failovers": self.failovers,
             "replayed_resent": self.replayed_resent,
             "replayed_queued": self.replayed_queued,
@@ -75,6 +85,14 @@ class SwitchStats:
             "carrier_latency": self.carrier_latency.quantiles(),
             "end_to_end": self.end_to_end.quantiles(),
         }
+
+
+def _nested(counter: Counter) -> dict[str, dict[str, int]]:
+    """{(a, b): n} as {a: {b: n}} (names may hold any character, so no joined keys)."""
+    out: dict[str, dict[str, int]] = {}
+    for (outer, inner), n in counter.items():
+        out.setdefault(outer, {})[inner] = n
+    return out
 
 
 def _status_name(status: int) -> str:

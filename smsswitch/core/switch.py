@@ -1,6 +1,6 @@
 """The switch: the one place where a message's life is decided.
 
-    switch = Switch(config, journal, route_table)
+    switch = Switch(config, journal, route_table, policy=policy)   # policy: optional
     connectors = {c.name: Connector(c, switch) for c in config.connectors}
     switch.add_connectors(connectors)
     server = TenantServer(config.server, tenants, switch)
@@ -8,15 +8,20 @@
         await nursery.start(switch.run)          # replay first, then the background tasks
         for c in connectors.values(): nursery.start_soon(c.run)
         await nursery.start(server.serve)
-        ...                                      # SIGHUP: switch.set_routes(new_table)
+        ...                                      # SIGHUP: switch.set_routes(new_table),
+                                                 #   switch.set_policy(new_policy)
         await server.shutdown(grace); [await c.stop(grace) for c in connectors.values()]
         await switch.flush(); nursery.cancel_scope.cancel()
 
 It is the tenant server's `TenantSink` and every connector's `CarrierSink`, and it wires
 the parts that do the work: Acceptor (submit), Feeder (hand QUEUED messages to
 connectors), CarrierResults, CarrierInbound (receipts, MO), OutboxDispatcher, Expirer,
-MessageControl (query/cancel/replace). Background work is a fixed set of tasks, never one
-per message.
+MessageControl (query/cancel/replace), AutoReplies (answers to MO). Background work is a
+fixed set of tasks, never one per message.
+
+The message policy (smsswitch.policy), when given, is asked about every MT on accept and
+names the automatic answers to MO; `set_policy` swaps it on reload (the auto-replier's
+per-sender counters are kept).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import trio
 from smsswitch.carrier.api import SubmitJob, SubmitResult
 from smsswitch.config import DaemonConfig, TenantConfig
 from smsswitch.core.accept import Acceptor
+from smsswitch.core.autoreplies import AutoReplies
 from smsswitch.core.control import MessageControl
 from smsswitch.core.expiry import RECEIPT_WAIT, Expirer
 from smsswitch.core.feeder import Feeder
@@ -53,6 +59,7 @@ from smsswitch.journal.ops import Transition
 from smsswitch.journal.records import MessageRecord, MessageState
 from smsswitch.journal.store import iter_keys
 from smsswitch.numbers import parse_number
+from smsswitch.policy import AutoReplier, Policy
 from smsswitch.routing.decisions import MtDecision
 from smsswitch.routing.table import RouteTable
 from smsswitch.server.api import BindInfo, DeliveryOutlet, OutboundDelivery, QueryAnswer, SubmitAnswer, SubmitRequest
@@ -80,6 +87,7 @@ class Switch:
         max_backlog: int = 100_000,
         max_parked: int = 100_000,
         receipt_wait: float = RECEIPT_WAIT,
+        policy: Policy | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -94,22 +102,26 @@ class Switch:
         self.tenants: dict[str, TenantConfig] = {t.name: t for t in config.tenants}
         self.connectors: dict[str, ConnectorPort] = dict(connectors or {})
         self.stats_ = SwitchStats()
+        self._policy = policy
+        self.replier = AutoReplier(policy.auto_replies if policy is not None else None)
         self.parked = ParkedReceipts(max_parked)
         self.owed = Owed(self.tenants, journal.new_id)
         self.feeder = Feeder(journal, self.connectors, clock=clock)
         self.outbox = OutboxDispatcher(journal, self.tenants, clock=clock)
         #: Delivers WEBHOOK entries (the http layer's dispatcher); None: they wait on disk.
         self.webhooks = webhooks
+        self.autoreplies = AutoReplies(self.feeder, journal.new_id, self.stats_, self.current_policy, self.replier, self.rng)
         self.inbound = CarrierInbound(
-            config, journal, self.owed, self.parked, self.current_routes, self._notify, self.stats_, clock=clock
-        )
+            config, journal, self.owed, self.parked, self.current_routes, self._notify, self.stats_, clock=clock,
+            replies=self.autoreplies,
+        )  # fmt: skip
         self.results = CarrierResults(
             journal, self.feeder, self.owed, self.stats_, self.route_record, self._notify,
             self.inbound.apply_for, clock=clock,
         )  # fmt: skip
         self.acceptor = Acceptor(
             journal, self.feeder, self.current_routes, self.stats_, lambda: self.inbound.opt_outs_seen,
-            clock=clock, rng=self.rng, max_backlog=max_backlog,
+            policy=self.current_policy, clock=clock, rng=self.rng, max_backlog=max_backlog,
         )  # fmt: skip
         self.control = MessageControl(journal, self.feeder, clock=clock)
         self.expirer = Expirer(
@@ -147,6 +159,16 @@ class Switch:
 
     def current_routes(self) -> RouteTable:
         return self._routes()
+
+    def set_policy(self, policy: Policy | None) -> None:
+        """Hot reload: new MT and MO use `policy` (None: no policy checks, no auto-replies);
+        the auto-replier keeps its per-sender counters across the swap."""
+        self._policy = policy
+        if policy is not None:
+            self.replier.update(policy.auto_replies)
+
+    def current_policy(self) -> Policy | None:
+        return self._policy
 
     def route_record(self, record: MessageRecord) -> MtDecision:
         """Route a journalled message again (after a restart or for failover without the
@@ -311,5 +333,8 @@ class Switch:
         out["feeder"] = {"offered": self.feeder.offered, "refused": self.feeder.refused, "blocked": self.feeder.blocked}
         if self.webhooks is not None:
             out["webhooks"] = dict(self.webhooks.counts)
+        replier = self.replier.stats()
+        out["autoreplies"]["suppressed_by"] = replier["suppressed"]
+        out["autoreplies"]["tracked_senders"] = replier["tracked_senders"]
         return out
 
