@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     _add_optional(sub, "routes", "smsswitch.routing.cli", "add_routes_subcommands")
+    _add_policy(sub)
     _add_journal(sub)
     _add_simulator(sub)
     return parser
@@ -134,6 +135,29 @@ def _add_optional(sub: argparse._SubParsersAction, name: str, module: str, funct
     import importlib
 
     getattr(importlib.import_module(module), function)(sub)
+
+
+def _add_policy(sub: argparse._SubParsersAction) -> None:
+    """`policy check`, with --config read by the daemon's own loader (validated, paths
+    resolved as `smsswitch run` resolves them)."""
+    from smsswitch.policy import cli as policy_cli
+
+    policy_cli.add_policy_subcommands(sub, _daemon_policy_facts)
+
+
+def _daemon_policy_facts(path: str) -> tuple[object, str | None]:
+    """What `policy check` needs of a daemon config: tenant names and regions, policy file."""
+    from smsswitch.config_load import load_config
+    from smsswitch.routing.cli import DaemonNames
+
+    config = load_config(path)  # ConfigErrors: printed by `policy check` with file:line, exit 1
+    names = DaemonNames(
+        tenants=frozenset(t.name for t in config.tenants),
+        connectors=frozenset(c.name for c in config.connectors),
+        routes_file=config.routes_file,
+        regions={t.name: t.default_region for t in config.tenants if t.default_region},
+    )
+    return names, config.policy_file
 
 
 def _add_journal(sub: argparse._SubParsersAction) -> None:

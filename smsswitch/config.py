@@ -225,6 +225,8 @@ class DaemonConfig:
     # On SIGTERM: how long carrier windows may drain before we exit.
     drain_grace: float = 10.0
     node_id: int = 0
+    # The message policy file (smsswitch.policy), resolved; None: no policy checks.
+    policy_file: str | None = None
 
     def tenant(self, name: str) -> TenantConfig | None:
         return next((t for t in self.tenants if t.name == name), None)

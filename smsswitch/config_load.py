@@ -1,6 +1,6 @@
 """Load the daemon YAML into `smsswitch.config.DaemonConfig`, reporting every error with file:line.
 
-Relative paths in the file (routes, journal, TLS files, secret files) are relative to the config
+Relative paths in the file (routes, policy, journal, TLS files, secret files) are relative to the config
 file's own directory, so a config works the same from any working directory.
 
 Secrets need not sit in the YAML: wherever a secret is expected (`password`, `secret`), the value
@@ -266,6 +266,7 @@ DAEMON = Schema(
     {
         "node_id": Field(int, default=0),
         "routes": Field(str, required=True, check=_readable_file, doc="route table file"),
+        "policy": Field(str, check=_readable_file, doc="message policy file (optional)"),
         "server": Field(SERVER, default={}),
         "tenants": Field(MapOf(TENANT), default={}),
         "connectors": Field(MapOf(CONNECTOR), default={}),
@@ -397,4 +398,5 @@ def _build(path: str, raw: dict[str, Any], errors: list[ConfigError]) -> c.Daemo
         simulator=simulator,
         drain_grace=raw["drain_grace"],
         node_id=raw["node_id"],
+        policy_file=raw["policy"],
     )

@@ -1,13 +1,13 @@
 """`smsswitch run`: the daemon's life — start in order, reload on SIGHUP, drain on SIGTERM.
 
-Start: config → logging → route table → journal (opened, writer running) → embedded carrier
-simulator (if enabled) → switch (replays the journal) → connectors → tenant listeners → HTTP
-edge; then READY=1. Nothing is accepted before the journal is replayed, and READY=1 (and
-/readyz) only come once tenants can bind.
+Start: config → logging → route table → message policy (if the config names one) → journal
+(opened, writer running) → embedded carrier simulator (if enabled) → switch (replays the
+journal) → connectors → tenant listeners → HTTP edge; then READY=1. Nothing is accepted before
+the journal is replayed, and READY=1 (and /readyz) only come once tenants can bind.
 
-SIGHUP re-reads the daemon YAML and the route table: a broken file keeps everything running as
-it was and logs every error with file:line; a good one swaps routes and tenant credentials and
-limits atomically, binds stay up.
+SIGHUP re-reads the daemon YAML, the route table and the policy file: a broken file keeps
+everything running as it was and logs every error with file:line; good ones swap routes,
+policy and tenant credentials and limits atomically, binds stay up.
 
 SIGTERM/SIGINT: not ready → stop accepting binds and unbind tenants politely → let carrier
 windows drain for `drain_grace` → stop the switch → the journal commits what is pending and
@@ -35,6 +35,7 @@ from smsswitch.journal.journal import JournalConfig as JournalOpenConfig
 from smsswitch.journal.journal import open_journal
 from smsswitch.logs import configure_logging
 from smsswitch.metrics import SwitchCollector, build_registry
+from smsswitch.policy import Policy, load_policy
 from smsswitch.routing import check_routes, compile_routes
 from smsswitch.routing.table import RouteTable
 from smsswitch.sdnotify import Notifier
@@ -46,8 +47,9 @@ log = structlog.get_logger("smsswitch.daemon")
 
 
 def check_config(path: str) -> list[str]:
-    """Every problem of the daemon YAML and its route table, as 'file:line:col: message' lines;
-    warnings carry 'warning: ' after the position. Empty means good."""
+    """Every problem of the daemon YAML, its route table and its policy file, as
+    'file:line:col: message' lines; warnings carry 'warning: ' after the position. Empty
+    means good."""
     try:
         config = load_config(path)
     except ConfigErrors as exc:
@@ -55,6 +57,10 @@ def check_config(path: str) -> list[str]:
     errors, warnings = check_routes(
         config.routes_file, {t.name for t in config.tenants}, {c.name for c in config.connectors}
     )
+    try:
+        _load_policy(config)
+    except ConfigErrors as exc:
+        errors = [*errors, *exc.errors]
     return [str(e) for e in errors] + [_as_warning(w) for w in warnings]
 
 
@@ -65,6 +71,13 @@ def _as_warning(warning: Any) -> str:
 
 def _compile(config: DaemonConfig) -> RouteTable:
     return compile_routes(config.routes_file, {t.name for t in config.tenants}, {c.name for c in config.connectors})
+
+
+def _load_policy(config: DaemonConfig) -> Policy | None:
+    """The config's message policy, checked against its tenants; None when it names none."""
+    if config.policy_file is None:
+        return None
+    return load_policy(config.policy_file, {t.name for t in config.tenants})
 
 
 def _journal_config(config: DaemonConfig) -> JournalOpenConfig:
@@ -92,6 +105,7 @@ class Daemon:
         self.connectors: dict[str, Connector] = {}
         self.simulator: CarrierSimulator | None = None
         self.routes: RouteTable | None = None
+        self.policy: Policy | None = None
         self._stopping = trio.Event()
 
     async def main(self) -> int:
@@ -99,11 +113,14 @@ class Daemon:
         self.notifier.notify(STATUS="loading routes")
         try:
             self.routes = await trio.to_thread.run_sync(_compile, config)
+            self.notifier.notify(STATUS="loading policy")
+            self.policy = await trio.to_thread.run_sync(_load_policy, config)
         except ConfigErrors as exc:
             for error in exc.errors:
                 log.error("config_error", error=str(error))
             return 1
-        log.info("starting", version=__version__, config=config.source, routes_hash=self.routes.content_hash[:12])
+        log.info("starting", version=__version__, config=config.source, routes_hash=self.routes.content_hash[:12],
+                 policy=config.policy_file)  # fmt: skip
         self.notifier.notify(STATUS="opening journal")
         # Signal handlers go in before anything is started: READY=1 invites a SIGHUP at once,
         # and a signal that found Python's defaults would kill us (SIGHUP's default is exit).
@@ -130,7 +147,7 @@ class Daemon:
             self.simulator = CarrierSimulator(config.simulator)
             port = await nursery.start(self.simulator.serve)
             log.info("simulator_listening", host=config.simulator.host, port=port)
-        self.switch = switch = Switch(config, journal, self.routes)
+        self.switch = switch = Switch(config, journal, self.routes, policy=self.policy)
         self.connectors = {c.name: Connector(c, switch) for c in config.connectors}
         switch.add_connectors(self.connectors)
         self.collector.switch = switch
@@ -160,11 +177,12 @@ class Daemon:
                 return
 
     async def reload(self) -> bool:
-        """Re-read config and routes; swap only if both are clean. Returns success."""
+        """Re-read config, routes and policy; swap only if all are clean. Returns success."""
         self.notifier.notify(RELOADING=1, STATUS="reloading", MONOTONIC_USEC=int(time.monotonic() * 1e6))
         try:
             new = await trio.to_thread.run_sync(load_config, self.config.source)
             table = await trio.to_thread.run_sync(_compile, new)
+            policy = await trio.to_thread.run_sync(_load_policy, new)
         except ConfigErrors as exc:
             self.collector.reloads["failed"] += 1
             for error in exc.errors:
@@ -175,6 +193,8 @@ class Daemon:
         self.routes = table
         assert self.switch is not None and self.server is not None
         self.switch.set_routes(table)
+        self.policy = policy
+        self.switch.set_policy(policy)
         self.switch.set_tenants({t.name: t for t in new.tenants})
         self.server.reload_tenants(TenantDirectory(new.tenants))
         unchanged = {c.name for c in new.connectors} ^ set(self.connectors)
@@ -182,7 +202,8 @@ class Daemon:
             log.warning("reload_connectors_need_restart", connectors=sorted(unchanged))
         self.config = new
         self.collector.reloads["ok"] += 1
-        log.info("reloaded", routes_hash=table.content_hash[:12], tenants=len(new.tenants), warnings=len(table.warnings))
+        log.info("reloaded", routes_hash=table.content_hash[:12], policy=new.policy_file, tenants=len(new.tenants),
+                 warnings=len(table.warnings))  # fmt: skip
         self.notifier.notify(READY=1, STATUS="reloaded")
         return True
 

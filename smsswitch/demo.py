@@ -79,7 +79,7 @@ def demo_command(args: argparse.Namespace) -> int:
             f"  smsswitch status --url {http}    live view of binds, connectors, queues\n"
             f"  smsswitch journal --config {args.config} stats      what the journal holds\n"
             f"  smsswitch routes explain --config {args.config} --tenant demo --to +263771234567\n"
-            f"  smsswitch send --config {args.config} --system-id demo --password demopass --to +447700900123 --text hi\n"
+            f"  smsswitch send --config {args.config} --system-id demo --password demopass --to +447400123456 --text hi\n"
         )
         if code != 0 or args.once:
             return code

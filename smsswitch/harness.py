@@ -25,6 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config" / "smsswitch.yaml"
 EXAMPLE_ROUTES = ROOT / "config" / "routes.yaml"
+EXAMPLE_POLICY = ROOT / "config" / "policy.yaml"
 
 
 def free_port() -> int:
@@ -43,9 +44,12 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_config(directory: Path, overrides: dict[str, Any] | None = None, routes: str | None = None) -> Path:
+def write_config(
+    directory: Path, overrides: dict[str, Any] | None = None, routes: str | None = None, policy: str | None = None
+) -> Path:
     """The example config with free ports, the journal in `directory`, and `overrides` merged
-    in (nested dicts merge; other values replace). Returns the config path."""
+    in (nested dicts merge; other values replace). routes.yaml and policy.yaml are written
+    next to it (the examples, or the given texts). Returns the config path."""
     directory.mkdir(parents=True, exist_ok=True)
     base = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     smpp, sim, http = free_port(), free_port(), free_port()
@@ -59,10 +63,12 @@ def write_config(directory: Path, overrides: dict[str, Any] | None = None, route
     base["http"]["port"] = http
     base["journal"]["path"] = str(directory / "journal")
     base["routes"] = "routes.yaml"
+    base["policy"] = "policy.yaml"
     base["drain_grace"] = 5
     base["logging"] = {"level": "info", "format": "json", "unmask": False}
     config = _merge(base, overrides or {})
     (directory / "routes.yaml").write_text(routes if routes is not None else EXAMPLE_ROUTES.read_text())
+    (directory / "policy.yaml").write_text(policy if policy is not None else EXAMPLE_POLICY.read_text())
     path = directory / "smsswitch.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

@@ -1,8 +1,10 @@
 """`smsswitch policy check`: what the policy says about one message, and why.
 
-The top-level CLI mounts it with `add_policy_subcommands(subparsers)` and runs
-`args.func(args)`, which returns the exit code; `python -m smsswitch.policy.cli check ...`
-works on its own (a leading "policy" is optional).
+The top-level CLI mounts it with `add_policy_subcommands(subparsers, read_config)` and runs
+`args.func(args)`, which returns the exit code; `read_config(path)` gives the daemon
+config's tenant names, regions and policy file (smsswitch.cli passes the daemon's own
+loader; without one, a light reading of the YAML stands in).
+`python -m smsswitch.policy.cli check ...` works on its own (a leading "policy" is optional).
 
     policy check --tenant T --from SENDER --to NUMBER --text "..."
                  [--config DAEMON_YAML | --policy FILE] [--data-coding N] [--opted-out]
@@ -16,9 +18,10 @@ given --data-coding) and decoded back, so the check sees what the switch would s
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
@@ -28,7 +31,7 @@ from smsswitch.policy.consent import InMemorySuppression, subscriber_key
 from smsswitch.policy.loader import load_policy
 from smsswitch.policy.message import mt_text
 from smsswitch.policy.verdict import REJECT, Verdict
-from smsswitch.routing.cli import format_problem, read_daemon_names
+from smsswitch.routing.cli import DaemonNames, format_problem, read_daemon_names
 from smsswitch.smpp.text import choose_encoding, encode_text
 from smsswitch.yamlconf import ConfigError, ConfigErrors, load_yaml
 
@@ -59,10 +62,19 @@ def policy_file_of(config: str) -> str | None:
     return value if Path(value).is_absolute() else str(Path(config).parent / value)
 
 
-def run_check(args: argparse.Namespace) -> int:
+#: Daemon config path -> (its tenant names and regions, its policy file or None).
+ConfigReader = Callable[[str], "tuple[DaemonNames, str | None]"]
+
+
+def read_yaml_names(config: str) -> tuple[DaemonNames, str | None]:
+    """The stand-in ConfigReader: names and `policy:` read from the YAML, unvalidated."""
+    return read_daemon_names(config), policy_file_of(config)
+
+
+def run_check(args: argparse.Namespace, read_config: ConfigReader = read_yaml_names) -> int:
     try:
-        names = read_daemon_names(args.config) if args.config else None
-        path = args.policy or (policy_file_of(args.config) if args.config else None) or DEFAULT_POLICY
+        names, configured = read_config(args.config) if args.config else (None, None)
+        path = args.policy or configured or DEFAULT_POLICY
         if args.config and not args.policy and path == DEFAULT_POLICY:
             print(f"note: {args.config} names no `policy:` file; using {DEFAULT_POLICY}", file=sys.stderr)
         policy = load_policy(path, names.tenants if names else None)
@@ -121,8 +133,12 @@ def _as_dict(verdict: Verdict, source_file: str, args: argparse.Namespace, desti
     }
 
 
-def add_policy_subcommands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-    """Add `policy check`; it sets `func(args) -> exit code`."""
+def add_policy_subcommands(
+    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
+    read_config: ConfigReader | None = None,
+) -> argparse.ArgumentParser:
+    """Add `policy check`; it sets `func(args) -> exit code`. `read_config` reads --config
+    (default: the light YAML reading)."""
     policy = subparsers.add_parser("policy", help="check messages against the message policy")
     commands = policy.add_subparsers(dest="policy_command", required=True)
     check = commands.add_parser("check", help="the verdict for one MT and the reason (exit 0 allowed, 1 rejected)")
@@ -136,7 +152,7 @@ def add_policy_subcommands(subparsers: argparse._SubParsersAction) -> argparse.A
     check.add_argument("--opted-out", action="store_true", help="pretend the recipient sent STOP to this tenant")
     check.add_argument("--region", help="region for national-format numbers (default: the tenant's)")
     check.add_argument("--json", action="store_true", help="structured output")
-    check.set_defaults(func=run_check)
+    check.set_defaults(func=functools.partial(run_check, read_config=read_config or read_yaml_names))
     return policy
 
 
