@@ -37,11 +37,12 @@ from smsswitch.logs import configure_logging
 from smsswitch.metrics import SwitchCollector, build_registry
 from smsswitch.policy import Policy, load_policy
 from smsswitch.routing import check_routes, compile_routes
+from smsswitch.routing.schema import suggest
 from smsswitch.routing.table import RouteTable
 from smsswitch.sdnotify import Notifier
 from smsswitch.server.listener import TenantServer
 from smsswitch.server.tenants import TenantDirectory
-from smsswitch.yamlconf import ConfigErrors
+from smsswitch.yamlconf import ConfigErrors, ConfigWarning, Mark, YamlMap, load_yaml
 
 log = structlog.get_logger("smsswitch.daemon")
 
@@ -58,10 +59,37 @@ def check_config(path: str) -> list[str]:
         config.routes_file, {t.name for t in config.tenants}, {c.name for c in config.connectors}
     )
     try:
-        _load_policy(config)
+        policy = _load_policy(config)
     except ConfigErrors as exc:
         errors = [*errors, *exc.errors]
+    else:
+        if not errors:
+            warnings = [*warnings, *reply_route_warnings(policy, _compile(config))]
     return [str(e) for e in errors] + [_as_warning(w) for w in warnings]
+
+
+def reply_route_warnings(policy: Policy | None, table: RouteTable) -> list[ConfigWarning]:
+    """Auto-replies the policy file configures for MO rules the route table does not have
+    (a typo, a renamed rule): they would never be sent."""
+    if policy is None:
+        return []
+    known = {rule.name for rule in table.mo_rules}
+    missing = sorted(set(policy.auto_replies.by_route) - known)
+    if not missing:
+        return []
+    try:
+        doc = load_yaml(policy.source)
+        section = doc["auto_replies"]["routes"]
+    except (ConfigErrors, KeyError, TypeError):
+        section = None
+    out = []
+    for name in missing:
+        mark = section.key_mark(name) if isinstance(section, YamlMap) else Mark(policy.source, 1, 1)
+        out.append(mark.warning(
+            f"auto-reply for MO rule {name!r}, which {table.source} does not have: it is never sent",
+            hint=suggest(name, known, "MO rules"),
+        ))  # fmt: skip
+    return out
 
 
 def _as_warning(warning: Any) -> str:
@@ -119,6 +147,8 @@ class Daemon:
             for error in exc.errors:
                 log.error("config_error", error=str(error))
             return 1
+        for warning in reply_route_warnings(self.policy, self.routes):
+            log.warning("config_warning", warning=str(warning))
         log.info("starting", version=__version__, config=config.source, routes_hash=self.routes.content_hash[:12],
                  policy=config.policy_file)  # fmt: skip
         self.notifier.notify(STATUS="opening journal")
@@ -195,6 +225,8 @@ class Daemon:
         self.switch.set_routes(table)
         self.policy = policy
         self.switch.set_policy(policy)
+        for warning in reply_route_warnings(policy, table):
+            log.warning("config_warning", warning=str(warning))
         self.switch.set_tenants({t.name: t for t in new.tenants})
         self.server.reload_tenants(TenantDirectory(new.tenants))
         unchanged = {c.name for c in new.connectors} ^ set(self.connectors)

@@ -95,3 +95,16 @@ def test_yaml_syntax_error_points_at_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigErrors) as info:
         load_config(path)
     assert f"{path}:" in str(info.value)
+
+
+def test_policy_file_is_optional_relative_to_the_config_and_must_exist(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "routes: routes.yaml\n")).policy_file is None
+    (tmp_path / "policy.yaml").write_text("version: 1\n")
+    config = load_config(write(tmp_path, "routes: routes.yaml\npolicy: policy.yaml\n"))
+    assert config.policy_file == str((tmp_path / "policy.yaml").resolve())
+    path = write(tmp_path, "routes: routes.yaml\npolicy: nowhere.yaml\npolicies: x\n")
+    with pytest.raises(ConfigErrors) as info:
+        load_config(path)
+    lines = [str(e) for e in info.value.errors]
+    assert any(line.startswith(f"{path}:2:") and "file not found" in line and "nowhere.yaml" in line for line in lines)
+    assert any(line.startswith(f"{path}:3:") and "unknown key 'policies'" in line for line in lines)

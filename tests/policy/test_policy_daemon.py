@@ -1,6 +1,6 @@
 """The policy in the real daemon process: loaded at start, enforced, reloaded on SIGHUP; a
 broken policy file refuses the start (exit 1, file:line) and a reload (the running policy
-stays), and check-config reports it."""
+stays); check-config reports it; `smsswitch policy check --config` reads the daemon config."""
 
 from __future__ import annotations
 
@@ -85,3 +85,25 @@ def test_sighup_with_a_broken_policy_keeps_the_running_one(tmp_path: Path) -> No
         assert statuses(daemon.smpp_port, "EVIL") == [0]
         assert daemon.metric("smsswitch_policy_rejections_total", tenant="demo", check="sender") == 2
         assert daemon.stop() == 0
+
+
+def test_policy_check_reads_the_daemon_config(tmp_path: Path) -> None:
+    config = write_config(tmp_path, policy=GOOD)
+    common = ["policy", "check", "--config", str(config), "--tenant", "demo", "--to", "+263771234567", "--text", "hi"]
+    refused = smsswitch(*common, "--from", "EVIL")
+    assert refused.returncode == 1
+    assert refused.stdout.splitlines()[0] == f"policy {tmp_path / 'policy.yaml'}, tenant demo"
+    assert "verdict: reject ESME_RINVSRCADR (0x0A) [sender]" in refused.stdout
+    assert smsswitch(*common, "--from", "DEMO").returncode == 0
+    # The daemon's own loader reads --config: its errors are reported with file:line.
+    config.write_text(config.read_text().replace("drain_grace:", "drain_grase:"))
+    broken = smsswitch(*common, "--from", "DEMO")
+    assert broken.returncode == 1 and f"{config}:" in broken.stderr and "drain_grase" in broken.stderr
+
+
+def test_check_config_warns_of_replies_for_mo_rules_that_do_not_exist(tmp_path: Path) -> None:
+    config = write_config(tmp_path, policy="auto_replies:\n  routes:\n    demo-keywrd: Thanks\n")
+    check = smsswitch("check-config", str(config))
+    assert check.returncode == 0
+    assert f"{tmp_path / 'policy.yaml'}:3:5: warning: auto-reply for MO rule 'demo-keywrd'" in check.stdout
+    assert "did you mean 'demo-keyword'?" in check.stdout
