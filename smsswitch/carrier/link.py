@@ -1,9 +1,13 @@
 """One SMPP bind of a connector, kept up for the connector's whole life.
 
-A link connects (TCP_NODELAY, optional TLS), binds, then runs two tasks on the sans-IO
-`Session`: a reader that turns each socket read into at most one `submit_results` and one
-`carrier_delivers` call on the sink, and a writer that is the only task writing to the socket
-(pacing submits, keepalives, and every response the reader queued, in one send per turn).
+A link connects (TCP_NODELAY, optional TLS), binds, then runs three tasks on the sans-IO
+`Session`: a reader that turns each socket read into events, frees window slots and hands
+results and deliver_sm to the reporter without waiting for the disk; a reporter that passes
+everything gathered since its last turn to the sink in one `submit_results` and one
+`carrier_delivers` call (so while one commit is in flight the next batch grows, and the
+window keeps moving at the carrier's pace, not the journal's); and a writer that is the only
+task writing to the socket (pacing submits, keepalives, and every response queued, in one
+send per turn). A deliver_sm is answered only after the sink has taken it (durably).
 When the connection dies the link hands its window back to the connector's queue and
 reconnects with backoff. It never decides a message's fate beyond its own submits: the
 connector's shared policy (`Connector`) does retries, throttling and give-ups.
@@ -65,6 +69,9 @@ PACING_SLACK = 0.002
 MAX_BATCH = 512
 #: Extra session window slots beyond the submit window, for enquire_link and unbind.
 CONTROL_SLOTS = 2
+#: deliver_sm read but not yet taken by the sink, at most; beyond it the reader waits (a
+#: carrier ignoring its window cannot grow our memory).
+MAX_UNREPORTED_DELIVERS = 4096
 
 _SUBMIT_SM = int(CommandId.SUBMIT_SM)
 _RECEIPT_TYPES = (0x04, 0x08)  # SMSC delivery receipt, SME delivery ack
@@ -109,6 +116,12 @@ class CarrierLink:
         self._unbound = trio.Event()
         self._send_lock = trio.Lock()
         self._lost: str | None = None
+        # Gathered by the reader, taken by the reporter (results before the delivers read
+        # after them, so a receipt normally finds its carrier id already committed).
+        self._results: list[SubmitResult] = []
+        self._delivers: list[DeliverSm | DataSm] = []
+        self._report_wake = trio.Event()
+        self._report_room = trio.Event()
         self._log = log.bind(connector=self.config.name, link=self.label, bind=bind_type)
 
     # ------------------------------------------------------------ lifetime
@@ -158,6 +171,10 @@ class CarrierLink:
         jobs = self.unsent + list(self.inflight.values())
         self.unsent = []
         self.inflight = {}
+        if self._results:  # answered by the carrier but not yet told to the sink
+            self.owner.set_aside(self._results)
+        self._results = []
+        self._delivers = []  # unanswered: the carrier sends them again
         if self.session is not None:
             self.session.close()
         self.bound = False
@@ -172,6 +189,8 @@ class CarrierLink:
         self._lost = None
         self._unbound = trio.Event()
         self._wake = trio.Event()
+        self._report_wake = trio.Event()
+        self._report_room = trio.Event()
         with trio.fail_after(max(config.response_timeout, 0.001) * 2):
             self.stream = await self._connect()
             self.session = Session(
@@ -189,6 +208,7 @@ class CarrierLink:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._guard, partial(self._reader, early_events), nursery.cancel_scope, failure)
             nursery.start_soon(self._guard, self._writer, nursery.cancel_scope, failure)
+            nursery.start_soon(self._guard, self._reporter, nursery.cancel_scope, failure)
         if failure:
             raise failure[0]
         self._log.info("carrier.unbound")
@@ -261,25 +281,28 @@ class CarrierLink:
         events = early_events
         while True:
             if events:
-                await self._handle_events(events)
+                self._handle_events(events)
             self._wake.set()  # the writer sends what we queued and refills the window
             if self._lost is not None:
                 await self._flush()  # e.g. unbind_resp: best effort, the link is going
                 raise LinkLost(self._lost)
             if self._unbound.is_set():
                 return
+            while len(self._delivers) >= MAX_UNREPORTED_DELIVERS:
+                await self._report_room.wait()
             data = await stream.receive_some(RECEIVE_SIZE)
             events = session.receive_data(data, clock())
 
-    async def _handle_events(self, events: list) -> None:
+    def _handle_events(self, events: list) -> None:
         owner = self.owner
         counters = owner.counters
         session = self.session
         assert session is not None
         inflight = self.inflight
-        results: list[SubmitResult] = []
+        results = self._results
         retry: list[SubmitJob] = []
-        delivers: list[DeliverSm | DataSm] = []
+        delivers = self._delivers
+        reported = len(results) + len(delivers)
         throttled = False
         accepted = 0
         for event in events:
@@ -345,9 +368,27 @@ class CarrierLink:
             owner.pacer.clean_batch()
         if retry:
             owner.requeue(retry)
-        if results:
-            await owner.report(results)
-        if delivers:
+        if len(results) + len(delivers) > reported:
+            self._report_wake.set()
+
+    async def _reporter(self) -> None:
+        """Tell the sink, in one call each, every result and deliver_sm read since the last
+        turn; answer the deliver_sm once the sink has them; repeat."""
+        owner = self.owner
+        counters = owner.counters
+        session = self.session
+        assert session is not None
+        while True:
+            await self._report_wake.wait()
+            self._report_wake = trio.Event()
+            results, self._results = self._results, []
+            delivers, self._delivers = self._delivers, []
+            self._report_room.set()
+            self._report_room = trio.Event()
+            if results:
+                await owner.report(results)
+            if not delivers:
+                continue
             statuses = await owner.deliver(delivers)
             for pdu, status in zip(delivers, statuses):
                 session.send_response(pdu, make_response(pdu, status))
@@ -356,6 +397,7 @@ class CarrierLink:
                     counters.receipts += 1
                 else:
                     counters.mo += 1
+            self._wake.set()  # the writer sends the responses
 
     # ------------------------------------------------------------ writing
 
@@ -498,6 +540,11 @@ class CarrierLink:
             return
         owner = self.owner
         retry: list[SubmitJob] = []
+        # Not a byte of a PDU from the carrier for a whole response_timeout: the session is
+        # dead or stalled. Resending the timed-out submits into it would only multiply the
+        # copies the carrier delivers when it wakes up; end it and resend after a new bind.
+        last = session.last_received
+        silent = last is not None and now - last >= session.response_timeout
         for event in events:
             kind = type(event)
             if kind is RequestTimedOut:
@@ -505,6 +552,8 @@ class CarrierLink:
                 if job is not None:
                     owner.counters.timeouts += 1
                     owner.retry(job, 0, "response timeout", retry)
+                    if silent:
+                        self._lost = "carrier silent: no response within response_timeout"
             elif kind is EnquireLinkDue:
                 session.send_enquire_link(now)
             elif kind is EnquireLinkOverdue:

@@ -175,6 +175,11 @@ class Session:
         return self.window - len(self._outstanding)
 
     @property
+    def last_received(self) -> float | None:
+        """When the peer's last whole PDU arrived (None before anything did)."""
+        return self._last_received
+
+    @property
     def unanswered(self) -> int:
         """The peer's requests the application has not answered yet."""
         return len(self._inbound)
@@ -234,7 +239,10 @@ class Session:
         new_state = ON_REQUEST.get(command_id)
         if new_state is not None:
             self._enter(new_state)
-        self._last_activity = now
+        # Sending proves nothing about the peer: only what it sends us postpones the keepalive
+        # (a carrier that went silent while we keep retrying into it must get an enquire_link).
+        if self._last_activity is None:
+            self._last_activity = now
         if self._last_received is None:
             self._last_received = now
         return seq
@@ -301,8 +309,6 @@ class Session:
             self.close()
             events.append(Closed())
             return events
-        self._last_received = self._last_activity = now
-        self._idle_reported = False
         try:
             frames = self._framer.feed(data)
         except FramingError as exc:
@@ -312,6 +318,11 @@ class Session:
                 self.close()
                 events.append(ProtocolFatal(exc.message))
             return events
+        if frames:
+            # Only whole PDUs count as activity: a peer trickling a byte a second (slowloris)
+            # must still reach the idle timeout and the keepalive.
+            self._last_received = self._last_activity = now
+            self._idle_reported = False
         self._receive_frames(frames, now, events)
         return events
 
