@@ -1,0 +1,500 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark: tenant submit -> switch (durable journal) -> carrier -> receipt back.
+
+Starts, as separate processes on 127.0.0.1:
+  - the carrier simulator (`python -m smsswitch.carrier.simulator`), with the carrier
+    round-trip delay (--carrier-rtt-ms) and receipt delay injected there;
+  - the real daemon (`smsswitch run`, durable journal, logs at INFO to a file), its
+    connector `sim` pointing at that simulator;
+  - one or more load client processes (smsswitch/loadclient.py): N transceiver binds, each
+    with a window of outstanding submit_sm, receipts requested and answered.
+It waits until every accepted message has its receipt (or --drain-timeout), then prints ONE
+JSON line with the results and the parameters. A human summary goes to stderr.
+
+    .venv/bin/python scripts/bench_e2e.py --binds 4 --window 100 --messages 100000
+    .venv/bin/python scripts/bench_e2e.py --carrier-rtt-ms 50 --carrier-sessions 4 \\
+        --carrier-window 50 --duration 20
+    .venv/bin/python scripts/bench_e2e.py --rate 8000 --duration 300   # RSS flat at 80 %
+    .venv/bin/python scripts/bench_e2e.py --profile /tmp/daemon.prof ...  # py-spy, raw stacks
+
+The machine has 2 cores shared by daemon, simulator and client: read the CPU columns and the
+load average together with the rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pickle
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from smsswitch.harness import DaemonProcess, free_port, write_config  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = ap.add_argument
+    add("--binds", type=int, default=4, help="tenant transceiver binds (all processes)")
+    add("--window", type=int, default=100, help="outstanding submit_sm per bind")
+    add("--messages", type=int, default=20_000, help="submit_sm to send (ignored with --duration)")
+    add("--duration", type=float, default=0.0, help="seconds of submitting instead of --messages")
+    add("--rate", type=float, default=0.0, help="offered submits/s in all (0 = as fast as windows allow)")
+    add("--mix", default="gsm=1", help="message mix, e.g. gsm=0.8,ucs2=0.1,concat3=0.1")
+    add("--carrier-rtt-ms", type=float, default=0.0, help="simulator answers submit_sm this late")
+    add("--carrier-sessions", type=int, default=2, help="connector sessions (binds) to the carrier")
+    add("--carrier-window", type=int, default=50, help="outstanding submit_sm per carrier session")
+    add("--receipt-delay", type=float, default=0.1, help="seconds from carrier accept to its receipt")
+    add("--clients", type=int, default=1, help="load client processes (binds are spread over them)")
+    add("--tenant-window", type=int, default=0, help="the tenant's window in the daemon (0: = --window)")
+    add("--commit-linger", type=float, default=None, help="journal.commit_linger override (seconds)")
+    add("--stuck-bind-after", type=float, default=-1.0,
+        help="bind 0 of client 0 stops reading after this many seconds (a tenant that stops reading)")
+    add("--drain-timeout", type=float, default=60.0, help="after submitting, wait this long for receipts")
+    add("--profile", metavar="FILE", help="py-spy the daemon for the run; raw stacks to FILE, summary to FILE.txt")
+    add("--profile-gil", action="store_true", help="sample only the thread holding the GIL (where CPU goes)")
+    add("--rss-every", type=float, default=1.0, help="sample the daemon's RSS this often (seconds)")
+    add("--keep", metavar="DIR", help="run in DIR and keep it (config, journal, logs)")
+    return ap.parse_args(argv)
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        mix[name.strip()] = float(weight or 1)
+    unknown = set(mix) - {"gsm", "ucs2", "concat3"}
+    if unknown:
+        raise SystemExit(f"unknown message kinds in --mix: {sorted(unknown)}")
+    return mix
+
+
+# ---------------------------------------------------------------- /proc
+
+
+def proc_cpu(pid: int) -> float:
+    """utime+stime of `pid` (and its reaped children: none here) in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 2**20
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---------------------------------------------------------------- clients
+
+
+class Client:
+    """One load client process and its progress lines."""
+
+    def __init__(self, index: int, params: dict[str, Any], workdir: Path) -> None:
+        self.index = index
+        self.params_path = workdir / f"client{index}.json"
+        self.out_path = workdir / f"client{index}.pickle"
+        self.err_path = workdir / f"client{index}.stderr"
+        self.params_path.write_text(json.dumps(params))
+        self.progress: dict[str, Any] = {"sent": 0, "accepted": 0, "receipts": 0, "done": False, "errors": 0}
+        err = open(self.err_path, "wb")  # noqa: SIM115 - the child owns it
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "smsswitch.loadclient", str(self.params_path), str(self.out_path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, cwd=ROOT,
+        )  # fmt: skip
+        err.close()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                self.progress = json.loads(line)
+            except ValueError:
+                pass
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(b"stop\n")
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def results(self, timeout: float = 60.0) -> dict[str, Any]:
+        self.process.wait(timeout=timeout)
+        self._thread.join(timeout=5)
+        if self.process.returncode != 0 or not self.out_path.exists():
+            raise RuntimeError(f"load client {self.index} failed ({self.process.returncode}):\n"
+                               + self.err_path.read_text(errors="replace")[-3000:])
+        with open(self.out_path, "rb") as f:
+            return pickle.load(f)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    mix = parse_mix(args.mix)
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="smsswitch-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    procs: list[subprocess.Popen[bytes]] = []
+    daemon: DaemonProcess | None = None
+    profiler: subprocess.Popen[bytes] | None = None
+    clients: list[Client] = []
+    try:
+        # Carrier simulator, its own process.
+        sim_port = free_port()
+        sim_log = open(workdir / "simulator.log", "wb")  # noqa: SIM115
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "smsswitch.carrier.simulator", "--port", str(sim_port),
+             "--receipt-delay", str(args.receipt_delay), "--response-delay", str(args.carrier_rtt_ms / 1000),
+             "--mix", "DELIVRD=1", "--seed", "1", "--report"],
+            stdout=sim_log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+        sim_log.close()
+        procs.append(sim)
+        wait_port(sim_port)
+
+        # The daemon: durable journal (the default), INFO logs to daemon.log.
+        tenant_window = args.tenant_window or args.window
+        overrides: dict[str, Any] = {
+            "simulator": {"enabled": False},
+            "connectors": {"sim": {"port": sim_port, "sessions": args.carrier_sessions, "window": args.carrier_window}},
+            "tenants": {"demo": {"window": tenant_window, "max_binds": max(10, args.binds)}},
+        }  # fmt: skip
+        if args.commit_linger is not None:
+            overrides["journal"] = {"commit_linger": args.commit_linger}
+        config = write_config(workdir, overrides)
+        daemon = DaemonProcess(config, log_path=workdir / "daemon.log")
+        daemon.start()
+        assert daemon.process is not None
+        pid = daemon.process.pid
+        _wait_connector(daemon, args.carrier_sessions)
+
+        if args.profile:
+            profiler = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "200",
+                 "--format", "raw", "--nonblocking", "--threads", "--output", args.profile]
+                + (["--gil"] if args.profile_gil else []),
+                stdout=subprocess.DEVNULL, stderr=open(workdir / "py-spy.log", "wb"),  # noqa: SIM115
+            )  # fmt: skip
+            time.sleep(1.0)
+
+        # Load clients.
+        n_clients = max(1, min(args.clients, args.binds))
+        load_avg_start = os.getloadavg()
+        cpu0 = proc_cpu(pid)
+        sim_cpu0 = proc_cpu(sim.pid)
+        rss_samples: list[tuple[float, float]] = [(0.0, proc_rss_mb(pid))]
+        t0 = time.monotonic()
+        for i in range(n_clients):
+            binds = args.binds // n_clients + (1 if i < args.binds % n_clients else 0)
+            share = binds / args.binds
+            params = {
+                "port": daemon.smpp_port, "binds": binds, "window": args.window,
+                "messages": 0 if args.duration else round(args.messages * share),
+                "duration": args.duration, "rate": args.rate * share, "mix": mix, "seed": i + 1,
+                "client_index": i, "stop_reading_after": args.stuck_bind_after if i == 0 else -1.0,
+                "destination_base": 263771000000 + i * 100_000,
+            }  # fmt: skip
+            clients.append(Client(i, params, workdir))
+
+        # Wait: submit phase over everywhere, then every accepted message receipted (or timeout).
+        submit_end: float | None = None
+        next_rss = t0 + args.rss_every
+        while True:
+            time.sleep(0.05)
+            now = time.monotonic()
+            if now >= next_rss:
+                rss_samples.append((now - t0, proc_rss_mb(pid)))
+                next_rss += args.rss_every
+            if daemon.process.poll() is not None:
+                raise RuntimeError(f"daemon exited:\n{daemon.log_tail()}")
+            progress = [c.progress for c in clients]
+            if any(c.process.poll() is not None for c in clients):
+                break  # a client died (error) - collect what it has
+            if submit_end is None and all(p["done"] for p in progress):
+                submit_end = now
+            if submit_end is not None:
+                accepted = sum(p["accepted"] for p in progress)
+                receipts = sum(p["receipts"] for p in progress)
+                sent = sum(p["sent"] for p in progress)
+                answered = accepted + sum(p.get("refused", 0) for p in progress)
+                if answered >= sent and receipts >= accepted:
+                    break
+                if now - submit_end > args.drain_timeout:
+                    break
+        t_end = time.monotonic()
+        cpu1 = proc_cpu(pid)
+        sim_cpu1 = proc_cpu(sim.pid)
+        rss_end = proc_rss_mb(pid)
+        load_avg_end = os.getloadavg()
+        for c in clients:
+            c.stop()
+        results = [c.results() for c in clients]
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
+        journal = _journal_metrics(daemon, workdir)
+        daemon_exit = daemon.stop(timeout=60)
+    finally:
+        for c in clients:
+            if c.process.poll() is None:
+                c.process.kill()
+        if profiler is not None and profiler.poll() is None:
+            profiler.kill()
+        if daemon is not None:
+            daemon.close()
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    out = summarise(results, args, mix)
+    out.update(
+        daemon_cpu_s=round(cpu1 - cpu0, 2),
+        daemon_cpu_pct=round(100 * (cpu1 - cpu0) / max(1e-9, t_end - t0), 1),
+        daemon_rss_mb=round(rss_end, 1),
+        daemon_rss_start_mb=round(rss_samples[0][1], 1),
+        daemon_rss_max_mb=round(max(r for _, r in rss_samples + [(0, rss_end)]), 1),
+        simulator_cpu_s=round(sim_cpu1 - sim_cpu0, 2),
+        client_cpu_s=round(sum(r["cpu_s"] for r in results), 2),
+        wall_s=round(t_end - t0, 2),
+        journal=journal,
+        daemon_exit=daemon_exit,
+        load_avg_start=round(load_avg_start[0], 2),
+        load_avg_end=round(load_avg_end[0], 2),
+        nproc=os.cpu_count(),
+    )
+    if len(rss_samples) > 10:
+        # RSS over the run, in tenths: flat means the later tenths stay near the second.
+        step = len(rss_samples) / 10
+        out["daemon_rss_tenths_mb"] = [round(rss_samples[int(i * step)][1], 1) for i in range(10)]
+    if args.profile:
+        out["profile"] = args.profile
+        summary = summarise_profile(Path(args.profile))
+        Path(args.profile + ".txt").write_text(summary)
+    return out
+
+
+def _wait_connector(daemon: DaemonProcess, sessions: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _metric(daemon, "smsswitch_connector_sessions_bound", connector="sim") >= sessions:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"connector sim did not bind {sessions} sessions:\n{daemon.log_tail()}")
+
+
+def _journal_metrics(daemon: DaemonProcess, workdir: Path) -> dict[str, Any]:
+    """Group-commit figures from /metrics (the whole text is kept in workdir/metrics.txt)."""
+    try:
+        text = daemon.metrics()
+    except Exception:  # noqa: BLE001
+        return {}
+    (workdir / "metrics.txt").write_text(text)
+    from prometheus_client.parser import text_string_to_metric_families
+
+    values: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith(("smsswitch_journal_", "smsswitch_accept_latency")) and not sample.labels:
+                values[sample.name] = sample.value
+    commits = values.get("smsswitch_journal_commits_total", 0.0)
+    ops = values.get("smsswitch_journal_ops_committed_total", 0.0)
+    lat_sum = values.get("smsswitch_journal_commit_latency_seconds_sum", math.nan)
+    lat_n = values.get("smsswitch_journal_commit_latency_seconds_count", 0.0)
+    acc_sum = values.get("smsswitch_accept_latency_seconds_sum", math.nan)
+    acc_n = values.get("smsswitch_accept_latency_seconds_count", 0.0)
+    return {
+        "commits": int(commits),
+        "ops_per_commit": round(ops / commits, 1) if commits else None,
+        "commit_ms_avg": round(1000 * lat_sum / lat_n, 2) if lat_n else None,
+        "accept_ms_avg": round(1000 * acc_sum / acc_n, 2) if acc_n else None,
+    }
+
+
+def _metric(daemon: DaemonProcess, name: str, **labels: str) -> float:
+    try:
+        return daemon.metric(name, **labels)
+    except Exception:  # noqa: BLE001 - a metric is a nicety here
+        return math.nan
+
+
+def summarise(results: list[dict[str, Any]], args: argparse.Namespace, mix: dict[str, float]) -> dict[str, Any]:
+    sent_at: dict[str, float] = {}
+    for r in results:
+        sent_at.update(r["sent_at"])
+    accepted = sum(r["accepted"] for r in results)
+    latencies = [x for r in results for x in r["resp_latency"]]
+    seen: set[str] = set()
+    duplicates = unknown = 0
+    e2e: list[float] = []
+    for r in results:
+        for rid, at in zip(r["receipt_ids"], r["receipt_at"]):
+            started = sent_at.get(rid)
+            if started is None:
+                unknown += 1
+            elif rid in seen:
+                duplicates += 1
+            else:
+                seen.add(rid)
+                e2e.append(at - started)
+    first_send = min(r["first_send"] for r in results)
+    last_resp = max(r["last_resp"] for r in results)
+    first_receipt = min(r["first_receipt"] for r in results)
+    last_receipt = max(r["last_receipt"] for r in results)
+    refused: Counter[str] = Counter()
+    for r in results:
+        for status, n in r["refused"].items():
+            refused[f"0x{status:08X}"] += n
+    receipts = len(seen)
+    submit_span = max(1e-9, last_resp - first_send)
+    receipt_span = max(1e-9, last_receipt - first_receipt) if receipts else math.nan
+    return {
+        "accepted_per_s": round(accepted / submit_span),
+        "submit_resp_p50_ms": round(1000 * percentile(latencies, 0.50), 2),
+        "submit_resp_p99_ms": round(1000 * percentile(latencies, 0.99), 2),
+        "receipts_per_s": round(receipts / receipt_span) if receipts else 0,
+        "end_to_end_per_s": round(receipts / max(1e-9, last_receipt - first_send)) if receipts else 0,
+        "receipt_completeness": round(receipts / accepted, 6) if accepted else 0.0,
+        "submit_to_receipt_p50_ms": round(1000 * percentile(e2e, 0.50), 1),
+        "submit_to_receipt_p99_ms": round(1000 * percentile(e2e, 0.99), 1),
+        "lost": accepted - receipts,
+        "duplicates": duplicates,
+        "unknown_receipts": unknown,
+        "sent": sum(r["sent"] for r in results),
+        "accepted": accepted,
+        "refused": dict(refused),
+        "client_errors": [e for r in results for e in r["errors"]][:5],
+        "submit_s": round(submit_span, 2),
+        "params": {
+            "binds": args.binds, "window": args.window, "messages": None if args.duration else args.messages,
+            "duration": args.duration or None, "rate": args.rate or None, "mix": mix,
+            "carrier_rtt_ms": args.carrier_rtt_ms, "carrier_sessions": args.carrier_sessions,
+            "carrier_window": args.carrier_window, "receipt_delay": args.receipt_delay, "clients": args.clients,
+            "journal": "lmdb, fsync per group commit",
+        },  # fmt: skip
+    }
+
+
+def summarise_profile(path: Path, top: int = 40) -> str:
+    """py-spy raw (collapsed) stacks -> the functions with most self and inclusive samples."""
+    self_: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    tasks: Counter[str] = Counter()
+    samples = 0
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        return f"no profile: {exc}\n"
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        samples += n
+        frames = [f for f in stack.split(";") if f]
+        # drop the thread/process header frame py-spy puts first
+        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        self_[_short(frames[-1])] += n
+        for frame in {_short(f) for f in frames}:
+            total[frame] += n
+        tasks[_task_of(frames)] += n
+    out = [f"{samples} samples\n", "\nby task (first smsswitch frame that is not a wrapper) %\n"]
+    for name, n in tasks.most_common(top):
+        out.append(f"{100 * n / samples:6.1f}  {name}\n")
+    out.append("\nself %   function\n")
+    for name, n in self_.most_common(top):
+        out.append(f"{100 * n / samples:6.1f}  {name}\n")
+    out.append("\ninclusive %   function\n")
+    for name, n in total.most_common(top * 2):
+        out.append(f"{100 * n / samples:6.1f}  {name}\n")
+    return "".join(out)
+
+
+_WRAPPERS = {"_guarded", "_guard", "run", "_handle", "_connect_and_serve", "main", "<module>", "_cmd_run",
+             "run_daemon", "_start", "serve"}
+
+
+def _task_of(frames: list[str]) -> str:
+    """Which long-lived task (or thread) a sample belongs to."""
+    ours = [f for f in frames if "smsswitch/" in f and "smsswitch/cli.py" not in f]
+    for frame in ours:
+        if frame.split(" (")[0].rsplit(".", 1)[-1] not in _WRAPPERS:
+            return _short(frame)
+    if ours:
+        return _short(ours[-1])
+    return "trio/other: " + _short(frames[-1]) if frames else "?"
+
+
+def _short(frame: str) -> str:
+    """'func (path/to/file.py:123)' -> 'func (file.py)' so lines of one function add up."""
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    file = where.rsplit(":", 1)[0]
+    parts = file.split("/")
+    short = "/".join(parts[-2:]) if len(parts) > 1 else file
+    return f"{name} ({short})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = run(args)
+    print(json.dumps(out), flush=True)
+    print(
+        f"accepted {out['accepted_per_s']}/s  resp p50 {out['submit_resp_p50_ms']} ms p99 {out['submit_resp_p99_ms']} ms"
+        f"  receipts {out['receipts_per_s']}/s  complete {out['receipt_completeness']}  lost {out['lost']}"
+        f"  dup {out['duplicates']}  daemon cpu {out['daemon_cpu_s']} s ({out['daemon_cpu_pct']} %)"
+        f"  rss {out['daemon_rss_mb']} MB  load {out['load_avg_start']}->{out['load_avg_end']}",
+        file=sys.stderr,
+    )  # fmt: skip
+    return 0 if out["lost"] == 0 and not out["client_errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

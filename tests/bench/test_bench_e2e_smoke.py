@@ -1,0 +1,55 @@
+"""scripts/bench_e2e.py end to end with a tiny load, so the benchmark cannot rot.
+
+No throughput is asserted (benchmarks are not tests); only that the run completes, every
+accepted message got exactly one receipt, and the JSON line carries what the README quotes.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.timeout(180)
+
+KEYS = {
+    "accepted_per_s", "submit_resp_p50_ms", "submit_resp_p99_ms", "receipts_per_s",
+    "receipt_completeness", "submit_to_receipt_p99_ms", "lost", "duplicates", "daemon_cpu_s",
+    "daemon_rss_mb", "params",
+}  # fmt: skip
+
+
+def run_bench(*args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_e2e.py"), *args],
+        capture_output=True, text=True, timeout=150, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, done.stdout
+    return json.loads(lines[0])
+
+
+def test_tiny_mixed_run_counts_every_message() -> None:
+    out = run_bench(
+        "--messages", "150", "--binds", "2", "--window", "10", "--mix", "gsm=1,ucs2=1,concat3=1",
+        "--receipt-delay", "0.01", "--carrier-sessions", "1", "--drain-timeout", "30",
+    )  # fmt: skip
+    assert KEYS <= out.keys()
+    assert out["accepted"] >= 150 and out["refused"] == {}
+    assert out["receipt_completeness"] == 1.0
+    assert out["lost"] == 0 and out["duplicates"] == 0 and out["unknown_receipts"] == 0
+    assert out["daemon_exit"] == 0
+    assert out["params"]["mix"] == {"gsm": 1.0, "ucs2": 1.0, "concat3": 1.0}
+
+
+def test_rate_and_carrier_delay_with_two_client_processes() -> None:
+    out = run_bench(
+        "--duration", "1.5", "--rate", "200", "--binds", "2", "--clients", "2", "--window", "20",
+        "--carrier-rtt-ms", "20", "--receipt-delay", "0.05", "--drain-timeout", "30",
+    )  # fmt: skip
+    assert out["accepted"] > 0 and out["lost"] == 0 and out["duplicates"] == 0
+    assert out["params"]["clients"] == 2 and out["params"]["carrier_rtt_ms"] == 20.0
