@@ -30,6 +30,10 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
     ("Carrier window in use", "short", [("smsswitch_connector_window_in_use", "{{connector}} in use"), ("smsswitch_connector_window_capacity", "{{connector}} capacity")], "timeseries"),
     ("Queues", "short", [("smsswitch_connector_queue_depth", "{{connector}} queue"), ("smsswitch_outbox_depth", "outbox {{tenant}}")], "timeseries"),
     ("Journal commits / s and ops / s", "ops", [("rate(smsswitch_journal_commits_total[1m])", "commits"), ("rate(smsswitch_journal_ops_committed_total[1m])", "ops")], "timeseries"),
+    ("Journal commit latency (write + fsync)", "s", [
+        ("histogram_quantile(0.5, sum by (le) (rate(smsswitch_journal_commit_latency_seconds_bucket[5m])))", "p50"),
+        ("histogram_quantile(0.99, sum by (le) (rate(smsswitch_journal_commit_latency_seconds_bucket[5m])))", "p99"),
+    ], "timeseries"),
     ("Journal size", "bytes", [("smsswitch_journal_size_bytes", "used"), ("smsswitch_journal_map_bytes", "map")], "timeseries"),
     ("Reconnects and bind failures / min", "short", [("sum by (connector) (increase(smsswitch_connector_reconnects_total[1m]))", "reconnects {{connector}}"), ("sum by (connector) (increase(smsswitch_connector_bind_failures_total[1m]))", "bind failures {{connector}}")], "timeseries"),
     ("Reloads", "short", [("smsswitch_reloads_total", "{{result}}")], "stat"),

@@ -187,7 +187,7 @@ class Journal:
     def last_error(self) -> Exception | None:
         return None if self._writer is None else self._writer.failure
 
-    def writer_stats(self) -> dict[str, int]:
+    def writer_stats(self) -> dict[str, Any]:
         """Counters for metrics: commits, ops committed, failed requests, map growths."""
         w = self._writer
         if w is None:
@@ -201,6 +201,7 @@ class Journal:
             "largest_batch_ops": w.largest_batch_ops,
             "queued": w.queued,
             "pending": self.pending,
+            "commit_latency": w.commit_latency.snapshot(),
         }
 
     # ------------------------------------------------------------------ reading

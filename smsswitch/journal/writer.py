@@ -27,6 +27,7 @@ import lmdb
 import structlog
 import trio
 
+from smsswitch.histogram import Histogram
 from smsswitch.journal.errors import (
     InvalidOperationError,
     JournalError,
@@ -99,6 +100,8 @@ class GroupCommitWriter:
         self._page_size = 0
         # Counters for metrics; written by the writer thread only.
         self.commits = 0
+        #: Seconds per durable commit (write txn + fsync), for the metrics endpoint.
+        self.commit_latency = Histogram()
         self.ops_committed = 0
         self.requests_failed = 0
         self.map_growths = 0
@@ -181,6 +184,7 @@ class GroupCommitWriter:
                 pending = [r for r in pending if r.error is None]
                 if not pending:
                     return
+        started = time.perf_counter()
         for _ in range(_MAX_RETRIES + len(batch)):
             try:
                 self._apply_and_commit(pending)
@@ -214,6 +218,7 @@ class GroupCommitWriter:
                 return
             else:
                 ops = sum(len(r.ops) for r in pending)
+                self.commit_latency.observe(time.perf_counter() - started)
                 self.commits += 1
                 self.ops_committed += ops
                 self.last_batch_ops = ops
