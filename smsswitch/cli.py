@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CONNECT = 0, 1, 2, 3, 4
 
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_optional(sub, "routes", "smsswitch.routing.cli", "add_routes_subcommands")
     _add_policy(sub)
     _add_journal(sub)
+    _add_http_commands(sub)
     _add_simulator(sub)
     return parser
 
@@ -160,15 +161,13 @@ def _daemon_policy_facts(path: str) -> tuple[object, str | None]:
     return names, config.policy_file
 
 
-def _add_journal(sub: argparse._SubParsersAction) -> None:
-    from smsswitch.journal import cli as journal_cli
-
-    parser = journal_cli.add_journal_subcommands(sub)
+def _on_journal(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace, str], int]) -> None:
+    """Give a command group --config FILE | --path DIR and run it on that journal."""
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", "-c", help="use the journal of this daemon YAML")
     where.add_argument("--path", help="journal directory")
 
-    def run(args: argparse.Namespace) -> int:
+    def resolve_and_run(args: argparse.Namespace) -> int:
         path = args.path
         if path is None:
             from smsswitch.config_load import load_config
@@ -179,9 +178,22 @@ def _add_journal(sub: argparse._SubParsersAction) -> None:
             except ConfigErrors as exc:
                 print(exc, file=sys.stderr)
                 return EXIT_PROBLEM
-        return journal_cli.run(args, path)
+        return run(args, path)
 
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=resolve_and_run)
+
+
+def _add_journal(sub: argparse._SubParsersAction) -> None:
+    from smsswitch.journal import cli as journal_cli
+
+    _on_journal(journal_cli.add_journal_subcommands(sub), journal_cli.run)
+
+
+def _add_http_commands(sub: argparse._SubParsersAction) -> None:
+    from smsswitch.http import cli as http_cli
+
+    _on_journal(http_cli.add_audit_subcommands(sub), http_cli.run)
+    http_cli.add_apikey_subcommands(sub)
 
 
 def _add_simulator(sub: argparse._SubParsersAction) -> None:

@@ -74,6 +74,16 @@ class WebhookConfig:
 
 
 @attrs.frozen
+class ApiKeyConfig:
+    """One REST API key of a tenant: only its id and a hash are configured (see `smsswitch apikey new`)."""
+
+    id: str
+    key_hash: str
+    scopes: frozenset[str] = frozenset({"send", "read"})
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+
+@attrs.frozen
 class TenantConfig:
     """One business customer: who may bind, how fast, and where its receipts and MO go."""
 
@@ -94,6 +104,7 @@ class TenantConfig:
     # Receipts and MO owed to an offline tenant are kept this long, then dead-lettered.
     outbox_ttl: float = 72 * 3600.0
     deliver_timeout: float = 30.0
+    api_keys: tuple[ApiKeyConfig, ...] = ()
 
 
 @attrs.frozen
@@ -165,6 +176,9 @@ class HttpConfig:
 
     host: str = "127.0.0.1"
     port: int = 9775
+    tls: TlsServerConfig | None = None
+    # Webhook requests in flight per tenant (a slow endpoint only fills its own lane).
+    webhook_concurrency: int = 4
 
 
 @attrs.frozen

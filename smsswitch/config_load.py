@@ -167,6 +167,15 @@ WEBHOOK = Schema(
     },
     name="webhook",
 )
+API_KEY = Schema(
+    {
+        "id": Field(str, required=True),
+        "key_hash": Field((str, dict), required=True, check=lambda v: _password_hash(_secret(v))),
+        "scopes": Field(ListOf(str, check=_one_of("send", "read", "admin", "operator")), default=["send", "read"]),
+        "allowed_networks": Field(ListOf(str, check=_network), default=[]),
+    },
+    name="api key",
+)
 TENANT = Schema(
     {
         "system_id": Field(str),
@@ -187,6 +196,7 @@ TENANT = Schema(
         "webhook": Field(WEBHOOK),
         "outbox_ttl": Field(float, default=72 * 3600.0, check=_positive),
         "deliver_timeout": Field(float, default=30.0, check=_positive),
+        "api_keys": Field(ListOf(API_KEY), default=[]),
     },
     name="tenant",
 )
@@ -246,7 +256,12 @@ LOGGING = Schema(
     name="logging",
 )
 HTTP = Schema(
-    {"host": Field(str, default="127.0.0.1"), "port": Field(int, default=9775, check=_port)},
+    {
+        "host": Field(str, default="127.0.0.1"),
+        "port": Field(int, default=9775, check=_port),
+        "tls": Field(TLS_SERVER),
+        "webhook_concurrency": Field(int, default=4, check=_positive),
+    },
     name="http",
 )
 SIMULATOR = Schema(
@@ -341,8 +356,27 @@ def _build(path: str, raw: dict[str, Any], errors: list[ConfigError]) -> c.Daemo
                 else None,
                 outbox_ttl=t["outbox_ttl"],
                 deliver_timeout=t["deliver_timeout"],
+                api_keys=tuple(
+                    c.ApiKeyConfig(
+                        id=k["id"],
+                        key_hash=k["key_hash"],
+                        scopes=frozenset(k["scopes"]),
+                        allowed_networks=tuple(k["allowed_networks"]),
+                    )
+                    for k in t["api_keys"]
+                ),
             )
         )
+    key_ids: dict[str, str] = {}
+    for tenant in tenants:
+        for key in tenant.api_keys:
+            if key.id in key_ids:
+                errors.append(
+                    raw["tenants"].value_mark(tenant.name).error(
+                        f"API key id {key.id!r} of tenant {tenant.name!r} is already used by tenant {key_ids[key.id]!r}"
+                    )
+                )
+            key_ids[key.id] = tenant.name
     connectors = []
     for name, k in raw["connectors"].items():
         tls = k["tls"]
@@ -394,7 +428,10 @@ def _build(path: str, raw: dict[str, Any], errors: list[ConfigError]) -> c.Daemo
         connectors=tuple(connectors),
         journal=c.JournalConfig(**raw["journal"]),
         logging=c.LoggingConfig(**raw["logging"]),
-        http=c.HttpConfig(**raw["http"]),
+        http=c.HttpConfig(
+            **{k: v for k, v in raw["http"].items() if k != "tls"},
+            tls=c.TlsServerConfig(**raw["http"]["tls"]) if raw["http"].get("tls") else None,
+        ),
         simulator=simulator,
         drain_grace=raw["drain_grace"],
         node_id=raw["node_id"],

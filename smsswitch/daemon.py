@@ -17,6 +17,7 @@ closes → exit 0. Whatever had not finished is in the journal and is replayed o
 from __future__ import annotations
 
 import signal
+from functools import partial
 import sys
 import time
 from typing import Any
@@ -30,7 +31,11 @@ from smsswitch.carrier.simulator import CarrierSimulator
 from smsswitch.config import DaemonConfig
 from smsswitch.config_load import load_config
 from smsswitch.core.switch import Switch
+from smsswitch.http.api import EdgeServices, RestApi
 from smsswitch.http.app import EdgeApp, Readiness, serve_http
+from smsswitch.http.auth import ApiKey, KeyRing
+from smsswitch.http.callbacks import CallbackStore
+from smsswitch.http.webhooks import WebhookDispatcher
 from smsswitch.journal.journal import JournalConfig as JournalOpenConfig
 from smsswitch.journal.journal import open_journal
 from smsswitch.logs import configure_logging
@@ -108,6 +113,15 @@ def _load_policy(config: DaemonConfig) -> Policy | None:
     return load_policy(config.policy_file, {t.name for t in config.tenants})
 
 
+def _key_ring(config: DaemonConfig) -> KeyRing:
+    """The REST API keys of every tenant (ids and hashes only)."""
+    return KeyRing(
+        ApiKey(id=k.id, tenant=t.name, key_hash=k.key_hash, scopes=k.scopes, allowed_networks=k.allowed_networks)
+        for t in config.tenants
+        for k in t.api_keys
+    )
+
+
 def _journal_config(config: DaemonConfig) -> JournalOpenConfig:
     j = config.journal
     return JournalOpenConfig(
@@ -134,6 +148,9 @@ class Daemon:
         self.simulator: CarrierSimulator | None = None
         self.routes: RouteTable | None = None
         self.policy: Policy | None = None
+        self.edge: EdgeApp | None = None
+        self.api: RestApi | None = None
+        self.webhooks: WebhookDispatcher | None = None
         self._stopping = trio.Event()
 
     async def main(self) -> int:
@@ -170,14 +187,23 @@ class Daemon:
     async def _start(self, nursery: trio.Nursery, journal: Any) -> None:
         config = self.config
         if config.http.port:
-            edge = EdgeApp(build_registry(self.collector), self.readiness)
-            port = await nursery.start(serve_http, edge, config.http.host, config.http.port)
-            log.info("http_listening", host=config.http.host, port=port)
+            # Health and metrics answer from the start; the REST API is mounted once serving.
+            self.edge = EdgeApp(build_registry(self.collector), self.readiness)
+            tls = config.http.tls
+            port = await nursery.start(
+                partial(serve_http, certfile=tls.cert_file if tls else None, keyfile=tls.key_file if tls else None),
+                self.edge, config.http.host, config.http.port,
+            )  # fmt: skip
+            log.info("http_listening", host=config.http.host, port=port, tls=tls is not None)
         if config.simulator.enabled:
             self.simulator = CarrierSimulator(config.simulator)
             port = await nursery.start(self.simulator.serve)
             log.info("simulator_listening", host=config.simulator.host, port=port)
-        self.switch = switch = Switch(config, journal, self.routes, policy=self.policy)
+        tenants = {t.name: t for t in config.tenants}
+        self.webhooks = WebhookDispatcher(
+            journal, tenants, callbacks=CallbackStore(journal), concurrency=config.http.webhook_concurrency
+        )
+        self.switch = switch = Switch(config, journal, self.routes, policy=self.policy, webhooks=self.webhooks)
         self.connectors = {c.name: Connector(c, switch) for c in config.connectors}
         switch.add_connectors(self.connectors)
         self.collector.switch = switch
@@ -194,6 +220,20 @@ class Daemon:
         self.collector.server = self.server
         for host, port, tls in addresses:
             log.info("smpp_listening", host=host, port=port, tls=tls)
+        if self.edge is not None:
+            self.api = RestApi(
+                EdgeServices(
+                    journal=journal,
+                    core=switch,
+                    tenants=switch.tenants,
+                    keys=_key_ring(config),
+                    reload_routes=self._reload_for_api,
+                    opt_outs_changed=switch.opt_outs_changed,
+                    limiter_for=self.server.registry.tenant_limiter,
+                )
+            )
+            nursery.start_soon(self.api.run)
+            self.edge.api = self.api
         self.readiness.set(True, "ready")
         self.notifier.notify(READY=1, STATUS=f"serving {len(config.tenants)} tenants, {len(self.connectors)} connectors")
 
@@ -227,8 +267,17 @@ class Daemon:
         self.switch.set_policy(policy)
         for warning in reply_route_warnings(policy, table):
             log.warning("config_warning", warning=str(warning))
+        try:
+            keys = _key_ring(new)
+        except ValueError as exc:
+            self.collector.reloads["failed"] += 1
+            log.error("reload_rejected", error=str(exc))
+            self.notifier.notify(READY=1, STATUS="reload rejected; running the previous configuration")
+            return False
         self.switch.set_tenants({t.name: t for t in new.tenants})
         self.server.reload_tenants(TenantDirectory(new.tenants))
+        if self.api is not None:
+            self.api.reload(self.switch.tenants, keys)
         unchanged = {c.name for c in new.connectors} ^ set(self.connectors)
         if unchanged:
             log.warning("reload_connectors_need_restart", connectors=sorted(unchanged))
@@ -238,6 +287,13 @@ class Daemon:
                  warnings=len(table.warnings))  # fmt: skip
         self.notifier.notify(READY=1, STATUS="reloaded")
         return True
+
+    async def _reload_for_api(self) -> str:
+        """POST /v1/admin/routes/reload: the same reload as SIGHUP, refused loudly when broken."""
+        if not await self.reload():
+            raise ValueError("the new configuration has errors (see the daemon log); the previous one stays")
+        assert self.routes is not None
+        return f"reloaded; routes {self.routes.content_hash[:12]}"
 
     async def _drain(self) -> None:
         self.readiness.set(False, "draining")
