@@ -99,6 +99,8 @@ class TenantConfig:
     tenant_tps: float = 0.0
     default_region: str | None = None
     allowed_senders: tuple[str, ...] = ()
+    # Used when a submit's source_addr is empty (SMPP: "the SMSC's default"); None refuses it.
+    default_sender: str | None = None
     deliver_via: tuple[str, ...] = ("smpp",)
     webhook: WebhookConfig | None = None
     # Receipts and MO owed to an offline tenant are kept this long, then dead-lettered.

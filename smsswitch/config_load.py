@@ -192,6 +192,7 @@ TENANT = Schema(
         "tenant_tps": Field(float, default=0.0, check=_non_negative),
         "default_region": Field(str),
         "allowed_senders": Field(ListOf(str), default=[]),
+        "default_sender": Field(str),
         "deliver_via": Field(ListOf(str, check=_one_of("smpp", "webhook")), default=["smpp"]),
         "webhook": Field(WEBHOOK),
         "outbox_ttl": Field(float, default=72 * 3600.0, check=_positive),
@@ -344,6 +345,7 @@ def _build(path: str, raw: dict[str, Any], errors: list[ConfigError]) -> c.Daemo
                 tenant_tps=t["tenant_tps"],
                 default_region=t["default_region"],
                 allowed_senders=tuple(t["allowed_senders"]),
+                default_sender=t["default_sender"],
                 deliver_via=tuple(t["deliver_via"]),
                 webhook=c.WebhookConfig(
                     url=t["webhook"]["url"],

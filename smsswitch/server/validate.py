@@ -88,6 +88,18 @@ class ReplacePlan:
 # ---------------------------------------------------------------- addresses
 
 
+def sender_of(addr: str, ton: int, npi: int, tenant: TenantEntry) -> tuple[str, int, int]:
+    """SMPP lets source_addr be empty ("the SMSC's default"): use the tenant's default_sender
+    then (alphanumeric → TON 5/NPI 0, a number → TON 1/NPI 1). Without one, empty stays empty
+    and is refused ESME_RINVSRCADR."""
+    default = tenant.config.default_sender
+    if addr or not default:
+        return addr, ton, npi
+    if default.lstrip("+").isdigit():
+        return default.lstrip("+"), 1, 1
+    return default, 5, 0
+
+
 def check_source(addr: str, ton: int, npi: int, tenant: TenantEntry) -> NumberInfo | int:
     """Sender: present, sane TON/NPI, alphanumeric ids up to 11 characters kept as written,
     numbers normalised; then the tenant's allowed_senders."""
@@ -217,10 +229,13 @@ class _Common:
     part: tuple[int, int, int] | None
     schedule: float | None
     validity: float | None
+    source_ton: int
+    source_npi: int
 
 
 def _check_common(pdu: SubmitSm | SubmitMulti, tenant: TenantEntry, now: float) -> _Common | int:
-    source = check_source(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi, tenant)
+    sender = sender_of(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi, tenant)
+    source = check_source(*sender, tenant)
     if isinstance(source, int):
         return source
     status = _check_flags(pdu.esm_class, pdu.registered_delivery)
@@ -238,7 +253,7 @@ def _check_common(pdu: SubmitSm | SubmitMulti, tenant: TenantEntry, now: float) 
     times = _check_times(pdu.schedule_delivery_time, pdu.validity_period, now)
     if isinstance(times, int):
         return times
-    return _Common(source, body[0], body[1], times[0], times[1])
+    return _Common(source, body[0], body[1], times[0], times[1], sender[1], sender[2])
 
 
 def _request(
@@ -247,8 +262,8 @@ def _request(
     return SubmitRequest(
         source=common.source,
         destination=destination,
-        source_ton=pdu.source_addr_ton,
-        source_npi=pdu.source_addr_npi,
+        source_ton=common.source_ton,
+        source_npi=common.source_npi,
         dest_ton=dest_ton,
         dest_npi=dest_npi,
         data_coding=pdu.data_coding,
@@ -306,7 +321,8 @@ def validate_data_sm(pdu: DataSm, tenant: TenantEntry, now: float) -> SubmitRequ
     destination = check_destination(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, tenant)
     if isinstance(destination, int):
         return destination
-    source = check_source(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi, tenant)
+    sender = sender_of(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi, tenant)
+    source = check_source(*sender, tenant)
     if isinstance(source, int):
         return source
     status = _check_flags(pdu.esm_class, pdu.registered_delivery)
@@ -319,8 +335,8 @@ def validate_data_sm(pdu: DataSm, tenant: TenantEntry, now: float) -> SubmitRequ
     return SubmitRequest(
         source=source,
         destination=destination,
-        source_ton=pdu.source_addr_ton,
-        source_npi=pdu.source_addr_npi,
+        source_ton=sender[1],
+        source_npi=sender[2],
         dest_ton=pdu.dest_addr_ton,
         dest_npi=pdu.dest_addr_npi,
         data_coding=pdu.data_coding,

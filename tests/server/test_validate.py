@@ -168,3 +168,17 @@ def test_replace_sm() -> None:
     assert plan.payload == b"new" and plan.validity == NOW + 86400
     assert validate_replace_sm(ReplaceSm(message_id=""), NOW) == S.ESME_RINVMSGID
     assert validate_replace_sm(ReplaceSm(message_id="m1", validity_period="x"), NOW) == S.ESME_RINVEXPIRY
+
+
+def test_empty_source_uses_the_tenant_default_sender() -> None:
+    # SMPP 3.4 allows an empty source_addr (the SMSC's default); node-smpp sends one by default.
+    alnum = validate_submit_sm(SubmitSm(source_addr="", destination_addr=DEST, dest_addr_ton=1, dest_addr_npi=1),
+                               entry(default_sender="ACME"), NOW)  # fmt: skip
+    assert isinstance(alnum, SubmitRequest)
+    assert (alnum.source.raw, alnum.source_ton, alnum.source_npi) == ("ACME", 5, 0)
+    number = validate_submit_sm(SubmitSm(source_addr="", destination_addr=DEST, dest_addr_ton=1, dest_addr_npi=1),
+                                entry(default_sender="+447700900123"), NOW)  # fmt: skip
+    assert isinstance(number, SubmitRequest) and number.source.e164 == "+447700900123" and number.source_ton == 1
+    refused = validate_submit_sm(SubmitSm(source_addr="", destination_addr=DEST, dest_addr_ton=1, dest_addr_npi=1),
+                                 entry(), NOW)  # fmt: skip
+    assert refused == S.ESME_RINVSRCADR
