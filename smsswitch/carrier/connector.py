@@ -218,6 +218,11 @@ class Connector:
         self.counters.retries += 1
         into.append(job)
 
+    def set_aside(self, results: list[SubmitResult]) -> None:
+        """Results a link read but could not report before it went down: reported with the
+        next `report` (a link's next batch, the sweep, or stop)."""
+        self._pending.extend(results)
+
     @property
     def has_pending_results(self) -> bool:
         return bool(self._pending)
@@ -317,6 +322,8 @@ class Connector:
         """While no link can send, still end jobs that expired or used up their attempts."""
         while not self.closing:
             await self.sleep_unless_closing(SWEEP_INTERVAL)
+            if self._pending and not self.closing:
+                await self.report([])  # e.g. results set aside by a link that went down
             if self.closing or any(link.bound and link.can_submit for link in self.links):
                 continue
             wall_now = self.wall_clock()
