@@ -105,10 +105,23 @@ class _Received:
 class _Connection:
     """One client connection: its session, its receipts backlog and its counters."""
 
-    def __init__(self, conn_id: int, stream: trio.abc.Stream, peer: str, window: int) -> None:
+    def __init__(
+        self, conn_id: int, stream: trio.abc.Stream, peer: str, window: int,
+        delay: float = 0.0, clock: Callable[[], float] = trio.current_time,
+    ) -> None:  # fmt: skip
         self.id = conn_id
         self.stream = stream
         self.peer = peer
+        # response_delay: submit answers go out `delay` after their submits were read, while
+        # reading goes on (what is written meanwhile queues behind them, in order); `line`
+        # holds (due, bytes, submits answered in them).
+        self.delay = delay
+        self.clock = clock
+        self.line: deque[tuple[float, bytes, int]] = deque()
+        self.line_submits = 0
+        self.line_wake = trio.Event()
+        self.line_lock = trio.Lock()
+        self.answered_submits = 0
         self.session = Session(
             Role.SMSC,
             window=max(1, window),
@@ -142,8 +155,44 @@ class _Connection:
     async def flush(self) -> None:
         async with self.send_lock:
             data = self.session.data_to_send()
-            if data and not self.closed:
+            submits, self.answered_submits = self.answered_submits, 0
+            if not data or self.closed:
+                return
+            if self.delay <= 0:
                 await self.stream.send_all(data)
+                return
+            line = self.line
+            if submits or line:
+                # Submit answers wait `delay`; anything else queues behind them, in order.
+                due = self.clock() + self.delay if submits else line[-1][0]
+                line.append((due, data, submits))
+                self.line_submits += submits
+                self.line_wake.set()
+                return
+            async with self.line_lock:
+                await self.stream.send_all(data)
+
+    async def run_delay_line(self) -> None:
+        """With a response delay, the only writer: sends what fell due, in order."""
+        line = self.line
+        while True:
+            while not line:
+                self.line_wake = trio.Event()
+                await self.line_wake.wait()
+            await trio.sleep_until(line[0][0])
+            await self.send_line(self.clock())
+
+    async def send_line(self, until: float) -> None:
+        """Send, in one write, what is due by `until` (math.inf: all of it)."""
+        async with self.line_lock:
+            line = self.line
+            chunks = []
+            while line and line[0][0] <= until:
+                _, data, submits = line.popleft()
+                chunks.append(data)
+                self.line_submits -= submits
+            if chunks:
+                await self.stream.send_all(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
 
 class _Dropped(Exception):
@@ -296,13 +345,15 @@ class CarrierSimulator:
         conn_id = self._next_conn_id
         self._next_conn_id += 1
         peer = _peer_name(stream)
-        conn = _Connection(conn_id, stream, peer, self.config.window)
+        conn = _Connection(conn_id, stream, peer, self.config.window, self.config.response_delay, self.clock)
         self._connections[conn_id] = conn
         self._stats.connections += 1
         reason = "closed"
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._writer, conn, nursery.cancel_scope)
+                if conn.delay > 0:
+                    nursery.start_soon(self._delay_line, conn, nursery.cancel_scope)
                 try:
                     await self._reader(conn)
                 except _Dropped:
@@ -328,14 +379,15 @@ class CarrierSimulator:
             data = await stream.receive_some(RECEIVE_SIZE)
             await self._wait_out_stall()  # a stall that began while we were waiting for bytes
             events = session.receive_data(data, clock())
-            # Every read is answered in full before the next, so this is all that is open.
+            # Every read is answered in full before the next: what is open is this read's
+            # submits plus the answers still on their way (response_delay).
             submits = sum(1 for e in events if type(e) is RequestReceived and e.pdu.__class__ is SubmitSm)
             if submits:
-                if submits > self._stats.max_unanswered:
-                    self._stats.max_unanswered = submits
-                if self.config.response_delay > 0:
-                    await trio.sleep(self.config.response_delay)
+                unanswered = submits + conn.line_submits
+                if unanswered > self._stats.max_unanswered:
+                    self._stats.max_unanswered = unanswered
             done = await self._handle_events(conn, events)
+            conn.answered_submits += submits
             conn.pump(clock())
             await conn.flush()
             if conn.deferred:  # receipt-first mode: the receipts are out, now the responses
@@ -363,6 +415,7 @@ class CarrierSimulator:
                         stats.submits_received += 1
                         stats.drops += 1
                         await conn.flush()
+                        await conn.send_line(math.inf)  # the earlier answers still reach the peer
                         raise _Dropped()
                     self._on_submit(conn, pdu, now)
                     if stall_after and conn.submits % stall_after == 0 and self.config.stall_for > 0:
@@ -522,6 +575,12 @@ class CarrierSimulator:
         if not self._schedule.push(now + DELIVER_RETRY_DELAY, item):
             self._stats.receipts_overflow += 1
         self._receipt_wake.set()
+
+    async def _delay_line(self, conn: _Connection, scope: trio.CancelScope) -> None:
+        try:
+            await conn.run_delay_line()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            scope.cancel()
 
     async def _writer(self, conn: _Connection, scope: trio.CancelScope) -> None:
         """Sends this connection's deliver_sm and expires the unanswered ones."""

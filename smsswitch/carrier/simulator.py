@@ -49,7 +49,7 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
     add("--drop-every", type=int, default=0, metavar="N", help="hang up on each connection's Nth submit")
     add("--stall", default=None, metavar="N:SECONDS", help="after every N submits, stop answering for SECONDS")
     add("--refuse-binds-for", type=float, default=0.0, metavar="SECONDS", help="refuse binds at first")
-    add("--response-delay", type=float, default=0.0, metavar="SECONDS", help="answer submits this late")
+    add("--response-delay", type=float, default=0.0, metavar="SECONDS", help="answer submits this late (reading goes on meanwhile, as over a link with latency)")
     add("--window", type=int, default=d.window, help="outstanding deliver_sm per connection")
     add("--tls-cert", default=None, help="serve TLS with this certificate (PEM)")
     add("--tls-key", default=None, help="... and this key (PEM)")
