@@ -2,7 +2,8 @@
 
 Four tasks per connection, none per message:
 - reader: one read → every PDU in it → validated, throttled work items in one batch;
-- submitter: one `TenantSink.submit` call per batch → every response → one write;
+- submitter: one `TenantSink.submit` call for all the batches queued meanwhile → every
+  response → one write;
 - timer: bind timeout, the session's timers (enquire_link, idle, deliver_sm timeouts);
 - outlet sender (receiver/transceiver binds): deliver_sm while the window has room.
 
@@ -488,12 +489,23 @@ class TenantConnection:
     # ------------------------------------------------------------ submitter
 
     async def _submit_loop(self) -> None:
-        async for items in self._batch_out:
+        batch_out = self._batch_out
+        async for items in batch_out:
+            # Every batch the reader queued while the last commit was in flight goes into
+            # this one core call (one journal commit): the batch grows with the load.
+            batches = 1
+            while True:
+                try:
+                    more = batch_out.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                items = items + more
+                batches += 1
             try:
                 await self._answer(items)
             finally:
                 self._outstanding -= sum(item.weight for item in items)
-                self._batches_pending -= 1
+                self._batches_pending -= batches
                 self._room.set()
                 self._room = trio.Event()
 
