@@ -16,6 +16,8 @@ JSON line with the results and the parameters. A human summary goes to stderr.
         --carrier-window 50 --duration 20
     .venv/bin/python scripts/bench_e2e.py --rate 8000 --duration 300   # RSS flat at 80 %
     .venv/bin/python scripts/bench_e2e.py --profile /tmp/daemon.prof ...  # py-spy, raw stacks
+    .venv/bin/python scripts/bench_e2e.py --connector-only --carrier-rtt-ms 50 \
+        --carrier-sessions 4 --carrier-window 50 --messages 20000       # window/RTT use
 
 The machine has 2 cores shared by daemon, simulator and client: read the CPU columns and the
 load average together with the rates.
@@ -68,6 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--stuck-bind-after", type=float, default=-1.0,
         help="bind 0 of client 0 stops reading after this many seconds (a tenant that stops reading)")
     add("--drain-timeout", type=float, default=60.0, help="after submitting, wait this long for receipts")
+    add("--connector-only", action="store_true",
+        help="no daemon: one Connector in this process against the simulator, a sink that only "
+             "counts (after --sink-delay-ms, a stand-in for the journal commit); measures what the "
+             "carrier window/RTT allows")
+    add("--sink-delay-ms", type=float, default=0.0, help="with --connector-only: each sink call takes this long")
     add("--profile", metavar="FILE", help="py-spy the daemon for the run; raw stacks to FILE, summary to FILE.txt")
     add("--profile-gil", action="store_true", help="sample only the thread holding the GIL (where CPU goes)")
     add("--rss-every", type=float, default=1.0, help="sample the daemon's RSS this often (seconds)")
@@ -482,8 +489,102 @@ def _short(frame: str) -> str:
     return f"{name} ({short})"
 
 
+def run_connector_only(args: argparse.Namespace) -> dict[str, Any]:
+    """The connector alone against the simulator process: submits/s vs sessions*window/RTT."""
+    import logging
+
+    import structlog
+    import trio
+
+    from smsswitch.carrier.api import SubmitJob
+    from smsswitch.carrier.connector import Connector
+    from smsswitch.config import ConnectorConfig
+    from smsswitch.smpp.pdu import SubmitSm
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    delay = args.sink_delay_ms / 1000
+
+    class Sink:
+        results = delivers = calls = 0
+
+        async def submits_sent(self, connector: str, jobs: list) -> None:
+            pass
+
+        async def submit_results(self, connector: str, results: list) -> None:
+            await trio.sleep(delay)
+            Sink.results += len(results)
+            Sink.calls += 1
+
+        async def carrier_delivers(self, connector: str, pdus: list) -> list[int]:
+            await trio.sleep(delay)
+            Sink.delivers += len(pdus)
+            Sink.calls += 1
+            return [0] * len(pdus)
+
+    port = free_port()
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "smsswitch.carrier.simulator", "--port", str(port), "--receipt-delay",
+         str(args.receipt_delay), "--response-delay", str(args.carrier_rtt_ms / 1000), "--mix", "DELIVRD=1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+    )  # fmt: skip
+    out: dict[str, Any] = {}
+
+    async def go() -> None:
+        config = ConnectorConfig(
+            name="bench", host="127.0.0.1", port=port, system_id="sim", password="simpass",
+            sessions=args.carrier_sessions, window=args.carrier_window,
+        )  # fmt: skip
+        connector = Connector(config, Sink(), queue_size=args.messages + 1)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(connector.run)
+            while connector.health().sessions_bound < len(connector.links):
+                await trio.sleep(0.01)
+            load0 = os.getloadavg()[0]
+            for i in range(args.messages):
+                pdu = SubmitSm(source_addr="BENCH", destination_addr=f"26377{i:07d}", registered_delivery=1,
+                               short_message=b"benchmark message text")  # fmt: skip
+                connector.try_submit(SubmitJob(f"m{i}", pdu))
+            started = time.perf_counter()
+            cpu = time.process_time()
+            while Sink.results < args.messages:
+                await trio.sleep(0.002)
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            health = connector.health()
+            rtt = args.carrier_rtt_ms / 1000
+            bound = args.carrier_sessions * args.carrier_window / rtt if rtt else None
+            out.update(
+                submits_per_s=round(args.messages / elapsed),
+                window_rtt_bound_per_s=round(bound) if bound else None,
+                utilisation=round(args.messages / elapsed / bound, 3) if bound else None,
+                mean_response_ms=round(1000 * health.latency_sum / max(1, health.latency_count), 1),
+                sink_calls=Sink.calls, connector_cpu_us_per_msg=round(1e6 * cpu / args.messages, 1),
+                load_avg_start=round(load0, 2), load_avg_end=round(os.getloadavg()[0], 2), nproc=os.cpu_count(),
+                params={"messages": args.messages, "carrier_rtt_ms": args.carrier_rtt_ms,
+                        "carrier_sessions": args.carrier_sessions, "carrier_window": args.carrier_window,
+                        "sink_delay_ms": args.sink_delay_ms, "connector_only": True},
+            )  # fmt: skip
+            await connector.stop(0.5)
+            nursery.cancel_scope.cancel()
+
+    try:
+        wait_port(port)
+        trio.run(go)
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        try:
+            sim.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.connector_only:
+        out = run_connector_only(args)
+        print(json.dumps(out), flush=True)
+        return 0
     out = run(args)
     print(json.dumps(out), flush=True)
     print(
