@@ -103,6 +103,13 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of `pid`."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
 def proc_rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE / 2**20
@@ -228,6 +235,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         n_clients = max(1, min(args.clients, args.binds))
         load_avg_start = os.getloadavg()
         cpu0 = proc_cpu(pid)
+        split0 = proc_cpu_split(pid)
         sim_cpu0 = proc_cpu(sim.pid)
         rss_samples: list[tuple[float, float]] = [(0.0, proc_rss_mb(pid))]
         t0 = time.monotonic()
@@ -270,6 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     break
         t_end = time.monotonic()
         cpu1 = proc_cpu(pid)
+        split1 = proc_cpu_split(pid)
         sim_cpu1 = proc_cpu(sim.pid)
         rss_end = proc_rss_mb(pid)
         load_avg_end = os.getloadavg()
@@ -303,6 +312,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out.update(
         daemon_cpu_s=round(cpu1 - cpu0, 2),
         daemon_cpu_pct=round(100 * (cpu1 - cpu0) / max(1e-9, t_end - t0), 1),
+        daemon_user_s=round(split1[0] - split0[0], 2),
+        daemon_sys_s=round(split1[1] - split0[1], 2),
+        daemon_cpu_us_per_msg=round(1e6 * (cpu1 - cpu0) / max(1, out["accepted"])),
         daemon_rss_mb=round(rss_end, 1),
         daemon_rss_start_mb=round(rss_samples[0][1], 1),
         daemon_rss_max_mb=round(max(r for _, r in rss_samples + [(0, rss_end)]), 1),
