@@ -115,6 +115,16 @@ def proc_rss_mb(pid: int) -> float:
         return int(f.read().split()[1]) * PAGE / 2**20
 
 
+def proc_rss_anon_mb(pid: int) -> float:
+    """Anonymous RSS (heap, stacks): RSS without the LMDB map's file pages, which grow with
+    the journal on disk and are the page cache's to drop."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return math.nan
+
+
 def wait_port(port: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -238,6 +248,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         split0 = proc_cpu_split(pid)
         sim_cpu0 = proc_cpu(sim.pid)
         rss_samples: list[tuple[float, float]] = [(0.0, proc_rss_mb(pid))]
+        anon_samples: list[float] = [proc_rss_anon_mb(pid)]
         t0 = time.monotonic()
         for i in range(n_clients):
             binds = args.binds // n_clients + (1 if i < args.binds % n_clients else 0)
@@ -259,6 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             now = time.monotonic()
             if now >= next_rss:
                 rss_samples.append((now - t0, proc_rss_mb(pid)))
+                anon_samples.append(proc_rss_anon_mb(pid))
                 next_rss += args.rss_every
             if daemon.process.poll() is not None:
                 raise RuntimeError(f"daemon exited:\n{daemon.log_tail()}")
@@ -281,6 +293,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         split1 = proc_cpu_split(pid)
         sim_cpu1 = proc_cpu(sim.pid)
         rss_end = proc_rss_mb(pid)
+        anon_end = proc_rss_anon_mb(pid)
         load_avg_end = os.getloadavg()
         for c in clients:
             c.stop()
@@ -318,6 +331,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         daemon_rss_mb=round(rss_end, 1),
         daemon_rss_start_mb=round(rss_samples[0][1], 1),
         daemon_rss_max_mb=round(max(r for _, r in rss_samples + [(0, rss_end)]), 1),
+        daemon_rss_anon_mb=round(anon_end, 1),
+        daemon_rss_anon_start_mb=round(anon_samples[0], 1),
+        daemon_rss_anon_max_mb=round(max(anon_samples + [anon_end]), 1),
         simulator_cpu_s=round(sim_cpu1 - sim_cpu0, 2),
         client_cpu_s=round(sum(r["cpu_s"] for r in results), 2),
         wall_s=round(t_end - t0, 2),
@@ -331,6 +347,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # RSS over the run, in tenths: flat means the later tenths stay near the second.
         step = len(rss_samples) / 10
         out["daemon_rss_tenths_mb"] = [round(rss_samples[int(i * step)][1], 1) for i in range(10)]
+        out["daemon_rss_anon_tenths_mb"] = [round(anon_samples[int(i * step)], 1) for i in range(10)]
     if args.profile:
         out["profile"] = args.profile
         summary = summarise_profile(Path(args.profile))

@@ -223,7 +223,7 @@ class LoadClient:
             while not self.submit_over.is_set() or pending:
                 await trio.sleep(0.002)
                 now = monotonic()
-                tokens[0] = min(tokens[0] + (now - last) * rate, max(1.0, rate * 0.01))
+                tokens[0] = min(tokens[0] + (now - last) * rate, max(2.0, rate * 0.02))  # <= 20 ms of burst
                 last = now
                 fill()
                 await flush()
