@@ -124,8 +124,15 @@ class TenantClient:
                     elif isinstance(event, UnbindRequested):
                         self._session.send_response(event.pdu, make_response(event.pdu))
                     elif isinstance(event, RequestReceived) and isinstance(event.pdu, DeliverSm):
-                        self._session.send_response(event.pdu, make_response(event.pdu))
-                        self._inbox_send.send_nowait(Delivered(event.pdu))
+                        try:
+                            self._inbox_send.send_nowait(Delivered(event.pdu))
+                        except trio.WouldBlock:
+                            # The application is not taking deliveries this fast: refuse for
+                            # now (the SMSC keeps it and retries) instead of dropping it.
+                            status = CommandStatus.ESME_RMSGQFUL
+                        else:
+                            status = CommandStatus.ESME_ROK
+                        self._session.send_response(event.pdu, make_response(event.pdu, status))
                     elif isinstance(event, RequestReceived):
                         self._session.send_response(
                             event.pdu, make_response(event.pdu, CommandStatus.ESME_RINVCMDID)

@@ -83,6 +83,9 @@ C = CommandId
 READ_SIZE = 65536
 #: Batches handed to the submitter but not yet taken (each also counts against the window).
 _BATCH_QUEUE = 4
+#: A receiving bind that answers no deliver_sm for this many deliver_timeouts, while they
+#: time out, is unbound and closed (a stuck application behind a live socket).
+STUCK_AFTER = 4
 #: How long closing the stream may take (TLS close_notify) before we drop it.
 _CLOSE_TIMEOUT = 1.0
 
@@ -178,6 +181,11 @@ class TenantConnection:
         # we are the bottleneck, so keepalive and idle timers must not blame it.
         self._reader_blocked = False
         self._reason = ""
+        # When this bind last answered a deliver_sm (set when its outlet opens): a bind whose
+        # deliver_sm time out with not one answered meanwhile has a stuck application behind
+        # a live socket (enquire_link may still be answered by its library).
+        self._last_deliver_answer = math.inf
+        self._deliveries_stuck = False
         self._bind_deadline = trio.current_time() + config.bind_timeout
         self._log = log.bind(peer=f"{peer_host}:{peer_port}")
         self.done = trio.Event()
@@ -407,6 +415,7 @@ class TenantConnection:
     def _on_response(self, event: ResponseReceived, answers: list[tuple[str, int]]) -> None:
         if event.request.command_id != _DELIVER_SM or self.outlet is None:
             return  # enquire_link_resp: the session already noted the activity
+        self._last_deliver_answer = trio.current_time()
         delivery = self.outlet.settle(event.request.sequence_number)
         if delivery is not None:
             status = event.response.command_status
@@ -458,6 +467,7 @@ class TenantConnection:
         self._log.info("bind", tenant=self.system_id, bind_id=self._bind_id, bind_type=bind_type)
         if bind_type in _RECEIVING:
             self.outlet = SessionOutlet(self.bind, capacity=2 * self._window)
+            self._last_deliver_answer = trio.current_time()
             assert self._nursery is not None
             self._nursery.start_soon(self._guarded, self._outlet_loop)
             try:
@@ -662,6 +672,12 @@ class TenantConnection:
             await self._flush()
             if timed_out:
                 await self._report_deliveries(timed_out)
+            if self._deliveries_stuck:
+                self.ctx.stats.deliveries["binds_closed_unanswering"] += 1
+                self._log.warning("deliver_sm_unanswered", tenant=self.system_id, bind_id=self._bind_id,
+                                  timeout=session.response_timeout)
+                await self._unbind_and_close("deliver_sm_unanswered")
+                return
             if session.state is SessionState.CLOSED:
                 self._end("unbind_timeout")
                 return
@@ -672,6 +688,11 @@ class TenantConnection:
             if delivery is not None:
                 timed_out.append((delivery.entry_id, DELIVERY_TIMED_OUT))
                 self.ctx.stats.deliveries["timed_out"] += 1
+            # Not one deliver_sm answered for STUCK_AFTER deliver timeouts while they kept timing
+            # out: the tenant's application is not processing them. Close the bind so that its
+            # receipts go to binds that answer (and it may bind again once it recovers).
+            if trio.current_time() - self._last_deliver_answer >= STUCK_AFTER * self.session.response_timeout:
+                self._deliveries_stuck = True
 
     async def _unbind_and_close(self, reason: str) -> None:
         """Send unbind, give the peer response_timeout to answer, then close regardless."""

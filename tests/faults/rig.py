@@ -158,11 +158,13 @@ def journal_report(path: Path) -> tuple[dict[str, int], list[str]]:
         journal.close()
 
 
-def rss_kib(pid: int) -> int:
+def rss_kib(pid: int, kind: str = "VmRSS") -> int:
+    """Resident memory in KiB: VmRSS (all), or RssAnon (the heap: what the process itself
+    holds, without the journal's file pages that LMDB maps in)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(kind + ":"):
             return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {kind} for {pid}")
 
 
 def fd_count(pid: int) -> int:
@@ -226,10 +228,17 @@ async def collect_deliveries(client: TenantClient, log: TenantLog) -> None:
             if client.closed.is_set():
                 return
             continue
-        if delivered.is_receipt:
-            log.receipts[str(delivered.receipted_message_id)] += 1
-        else:
-            log.mo += 1
+        batch = [delivered]
+        while True:  # take everything already queued: one read can bring hundreds
+            try:
+                batch.append(client._inbox.receive_nowait())  # noqa: SLF001
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+        for item in batch:
+            if item.is_receipt:
+                log.receipts[str(item.receipted_message_id)] += 1
+            else:
+                log.mo += 1
         log.poke()
 
 
@@ -247,8 +256,10 @@ class LoadTenant:
 
     def __init__(self, port: int, log: TenantLog, *, system_id: str = "demo", password: str = "demopass",
                  rate: float = 100.0, workers: int = 4, prefix: str = "m", text: Callable[[int], str] | None = None,
-                 max_messages: int = 1_000_000) -> None:
+                 max_messages: int = 1_000_000, bind_type: str = "transceiver", source: str = "DEMO") -> None:
         self.port = port
+        self.bind_type = bind_type
+        self.source = source
         self.log = log
         self.system_id = system_id
         self.password = password
@@ -272,7 +283,8 @@ class LoadTenant:
         until cancelled."""
         while True:
             try:
-                async with connect("127.0.0.1", self.port, self.system_id, self.password, timeout=5) as client:
+                async with connect("127.0.0.1", self.port, self.system_id, self.password, timeout=5,
+                                   bind_type=self.bind_type) as client:
                     self.log.binds += 1
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(collect_deliveries, client, self.log)
@@ -300,7 +312,7 @@ class LoadTenant:
                 return
             self.in_flight += 1
             try:
-                ids = await client.submit(DEST, text, source="DEMO")
+                ids = await client.submit(DEST, text, source=self.source)
             except SmppError as exc:
                 self.log.refused[exc.status] += 1
             except _CONNECTION_TROUBLE:
@@ -319,3 +331,68 @@ class LoadTenant:
 async def bound(port: int, system_id: str = "demo", password: str = "demopass", **kw: Any) -> AsyncIterator[TenantClient]:
     async with connect("127.0.0.1", port, system_id, password, **kw) as client:
         yield client
+
+
+class RawEsme:
+    """A hand-driven ESME for misbehaving tenants: our own Session over a plain TCP stream,
+    answering only what the test says (enquire_link is answered by the session itself)."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        from smsswitch.smpp._state_table import Role
+        from smsswitch.smpp.session import Session
+
+        self.stream = stream
+        self.session = Session(Role.ESME, window=10, enquire_link_interval=None)
+        self.delivers: list[Any] = []  # RequestReceived deliver_sm, unanswered ones included
+
+    @classmethod
+    @asynccontextmanager
+    async def bound(cls, port: int, bind_type: str = "receiver", system_id: str = "demo",
+                    password: str = "demopass") -> AsyncIterator[RawEsme]:
+        from smsswitch.smpp.events import Bound
+        from smsswitch.smpp.pdu import BindReceiver, BindTransceiver, BindTransmitter
+
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        try:
+            esme = cls(stream)
+            kind = {"receiver": BindReceiver, "transmitter": BindTransmitter, "transceiver": BindTransceiver}[bind_type]
+            esme.session.send_request(kind(system_id=system_id, password=password), trio.current_time())
+            await esme.flush()
+            with trio.fail_after(10):
+                while not any(isinstance(e, Bound) for e in await esme.read()):
+                    pass
+            yield esme
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def flush(self) -> None:
+        data = self.session.data_to_send()
+        if data:
+            await self.stream.send_all(data)
+
+    async def read(self) -> list[Any]:
+        from smsswitch.smpp.events import RequestReceived
+
+        data = await self.stream.receive_some(65536)
+        events = self.session.receive_data(data, trio.current_time())
+        self.delivers += [e.pdu for e in events if isinstance(e, RequestReceived)]
+        await self.flush()  # enquire_link_resp and the like
+        if not data:
+            raise EOFError("the switch closed the connection")
+        return events
+
+    async def read_for(self, seconds: float) -> None:
+        with trio.move_on_after(seconds):
+            while True:
+                await self.read()
+
+    async def answer(self, pdus: list[Any]) -> None:
+        from smsswitch.smpp.pdu import make_response
+
+        for pdu in pdus:
+            self.session.send_response(pdu, make_response(pdu))
+        await self.flush()
+
+
+def receipted_id(pdu: Any) -> str:
+    return str(pdu.tlvs.get(Tag.RECEIPTED_MESSAGE_ID))
