@@ -148,6 +148,9 @@ class ConnectorConfig:
     data_coding: int | None = None
     # Attempts before a message that keeps failing transiently is given up on.
     max_attempts: int = 5
+    # With no session bound for this long, queued messages are handed back to fail over to
+    # the route's next connector (or wait on disk); 0 keeps them queued here.
+    failover_after: float = 10.0
     quirks: CarrierQuirks = CarrierQuirks()
 
 

@@ -231,6 +231,7 @@ CONNECTOR = Schema(
         "source_npi": Field(int, default=1),
         "data_coding": Field(int),
         "max_attempts": Field(int, default=5, check=_positive),
+        "failover_after": Field(float, default=10.0, check=_non_negative),
         "quirks": Field(QUIRKS, default={}),
     },
     name="connector",
@@ -404,6 +405,7 @@ def _build(path: str, raw: dict[str, Any], errors: list[ConfigError]) -> c.Daemo
                 source_npi=k["source_npi"],
                 data_coding=k["data_coding"],
                 max_attempts=k["max_attempts"],
+                failover_after=k["failover_after"],
                 quirks=c.CarrierQuirks(**k["quirks"]),
             )
         )

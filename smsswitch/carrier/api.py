@@ -9,7 +9,8 @@ Who decides what:
 - The connector owns transient trouble: window, pacing, throttling (0x58) and queue-full (0x14)
   back-off, response timeouts, dead sessions. It retries such a job itself (on any of its
   sessions) up to `ConnectorConfig.max_attempts`, then reports it as `GAVE_UP` so the core can
-  fail it over to the route's next connector or end it.
+  fail it over to the route's next connector or end it. When the carrier stays unreachable
+  (no session bound for `failover_after`), queued jobs come back as `UNAVAILABLE`.
 - The core owns a message's life: it journals every outcome and builds the tenant's receipt.
 - A deliver_sm from the carrier is answered only after the core's `carrier_delivers` returned,
   i.e. after the journal holds what arrived; its return value is the deliver_sm_resp status.
@@ -32,6 +33,10 @@ class SubmitOutcome(enum.Enum):
     REJECTED = "rejected"  # a permanent error status from the carrier (not retried)
     GAVE_UP = "gave_up"  # transient failures exhausted max_attempts (or connector stopping)
     EXPIRED = "expired"  # the job's deadline passed before it could be sent
+    # No session of the connector has been bound for `failover_after` seconds: the job was
+    # handed back unsent (or lost with its session) so the core can fail it over to the
+    # route's next connector, or keep it on disk until this one is up again.
+    UNAVAILABLE = "unavailable"
 
 
 @attrs.define(slots=True, eq=False)

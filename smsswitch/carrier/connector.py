@@ -177,6 +177,7 @@ class Connector:
             throttled=c.throttled,
             timeouts=c.timeouts,
             requeued_on_loss=c.requeued_on_loss,
+            handed_back=c.handed_back,
             receipts=c.receipts,
             mo=c.mo,
             deliver_errors=c.deliver_errors,
@@ -264,7 +265,7 @@ class Connector:
                 counters.rejected += 1
             elif outcome is SubmitOutcome.GAVE_UP:
                 counters.gave_up += 1
-            else:
+            elif outcome is SubmitOutcome.EXPIRED:
                 counters.expired += 1
         try:
             await self.sink.submit_results(self.name, results)
@@ -320,11 +321,18 @@ class Connector:
 
     async def _sweep(self) -> None:
         """While no link can send, still end jobs that expired or used up their attempts."""
+        down_since: float | None = None
         while not self.closing:
             await self.sleep_unless_closing(SWEEP_INTERVAL)
             if self._pending and not self.closing:
                 await self.report([])  # e.g. results set aside by a link that went down
             if self.closing or any(link.bound and link.can_submit for link in self.links):
+                down_since = None
+                continue
+            now = self.clock()
+            down_since = now if down_since is None else down_since
+            if self.config.failover_after and now - down_since >= self.config.failover_after and len(self.queue):
+                await self._hand_back(now - down_since)
                 continue
             wall_now = self.wall_clock()
             verdicts: list[SubmitResult] = []
@@ -337,6 +345,17 @@ class Connector:
 
             if self.queue.remove_if(ended):
                 await self.report(verdicts)
+
+    async def _hand_back(self, down_for: float) -> None:
+        """The carrier has been unreachable too long: give every queued job back to the core
+        (UNAVAILABLE), which fails it over or keeps it on disk until we are up again."""
+        jobs = self.queue.drain()
+        self.counters.handed_back += len(jobs)
+        self._log.warning("carrier.handed_back", jobs=len(jobs), down_for=round(down_for, 1))
+        await self.report(
+            [SubmitResult(job, SubmitOutcome.UNAVAILABLE, detail=f"{self.name} unreachable for {down_for:.0f} s")
+             for job in jobs]
+        )  # fmt: skip
 
     def _wake_links(self) -> None:
         for link in self.links:

@@ -36,6 +36,7 @@ class ConnectorHealth:
     throttled: int
     timeouts: int
     requeued_on_loss: int
+    handed_back: int
     receipts: int
     mo: int
     deliver_errors: int
@@ -64,6 +65,7 @@ class ConnectorCounters:
         self.throttled = 0
         self.timeouts = 0
         self.requeued_on_loss = 0
+        self.handed_back = 0
         self.receipts = 0
         self.mo = 0
         self.deliver_errors = 0

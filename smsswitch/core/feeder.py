@@ -211,6 +211,11 @@ class Feeder:
             elif record.state is MessageState.ACCEPTED or record.connector not in self.connectors:
                 reroute.append(record)
             elif record.connector not in full:
+                if not self.is_up(record.connector):
+                    # Unbound: messages wait here on disk, not in its memory (and a carrier that
+                    # stays away hands back what it holds, so nothing would move anyway).
+                    full.add(record.connector)
+                    continue
                 self.offer(record, None, refill=True)
         if expired and self.expire is not None:
             await self.expire(expired)

@@ -129,7 +129,13 @@ class CarrierResults:
                 self._end(record, MessageState.EXPIRED, now, 0, f"validity passed at {connector}", ops, tenants)
             else:
                 failover = self._failover(record, job, connector)
-                if failover is not None:
+                if failover is None and result.outcome is SubmitOutcome.UNAVAILABLE:
+                    # No other carrier on its route: wait on disk (QUEUED) for this one; the
+                    # refill pass hands it back once the connector is bound again.
+                    ops.append(Transition(record.id, MessageState.QUEUED, now, connector=connector,
+                                          expect=LIVE_STATES, detail=f"waiting: {result.detail}"))  # fmt: skip
+                    self.feeder.full.add(connector)
+                elif failover is not None:
                     next_name, rest = failover
                     ops.append(
                         Transition(record.id, MessageState.QUEUED, now, connector=next_name, expect=LIVE_STATES,

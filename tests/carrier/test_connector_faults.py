@@ -187,3 +187,36 @@ async def test_jobs_expire_while_the_carrier_is_unreachable(sink: FakeSink) -> N
             assert sink.results[0].outcome is SubmitOutcome.EXPIRED
             assert connector.health().queue_depth == 1
             nursery.cancel_scope.cancel()
+
+
+async def test_unreachable_carrier_hands_queued_jobs_back(sink: FakeSink) -> None:
+    # Nothing listens on this port: no session ever binds. After failover_after the queued
+    # jobs come back UNAVAILABLE (each exactly once) so the core can fail them over.
+    with trio.socket.socket() as probe:
+        await probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connector = Connector(connector_config(port, failover_after=1.0, reconnect_initial=0.2), sink)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(connector.run)
+        for i in range(5):
+            assert connector.try_submit(make_job(i))
+        await sink.wait_for(lambda: len(sink.results) >= 5, timeout=10)
+        assert {r.outcome for r in sink.results} == {SubmitOutcome.UNAVAILABLE}
+        assert sorted(len(v) for v in sink.outcomes().values()) == [1] * 5
+        assert connector.health().handed_back == 5 and connector.health().queue_depth == 0
+        await connector.stop(0.5)
+        nursery.cancel_scope.cancel()
+
+
+async def test_failover_after_zero_keeps_jobs_queued(sink: FakeSink) -> None:
+    with trio.socket.socket() as probe:
+        await probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connector = Connector(connector_config(port, failover_after=0, reconnect_initial=0.2), sink)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(connector.run)
+        assert connector.try_submit(make_job(1))
+        await trio.sleep(2.5)
+        assert sink.results == [] and connector.health().queue_depth == 1
+        await connector.stop(0.5)
+        nursery.cancel_scope.cancel()

@@ -200,12 +200,6 @@ async def test_route_uses_the_next_carrier_while_the_first_is_down_and_returns(t
     assert sum(a.texts().values()) > 0, "traffic never returned to a"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="messages a connector already holds (its queue, and its window requeued on the loss) stay with "
-    "it while all its links are down: nothing hands them to the route's next connector until the "
-    "carrier returns or their validity ends (core/feeder.py + carrier/connector.py; owners helper-8 / carrier)",
-)
 async def test_messages_held_by_a_carrier_that_goes_away_fail_over(tmp_path: Path) -> None:
     async def fault(rigs: dict[str, SimRig], daemon: DaemonProcess) -> None:
         a = rigs["a"]
