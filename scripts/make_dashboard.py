@@ -23,8 +23,14 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
         ("histogram_quantile(0.5, sum by (le, connector) (rate(smsswitch_connector_response_latency_seconds_bucket[5m])))", "p50 {{connector}}"),
         ("histogram_quantile(0.99, sum by (le, connector) (rate(smsswitch_connector_response_latency_seconds_bucket[5m])))", "p99 {{connector}}"),
     ], "timeseries"),
-    ("Accept latency (submit → durable)", "s", [("smsswitch_accept_latency_quantile_seconds", "{{quantile}}")], "timeseries"),
-    ("Submit → receipt", "s", [("smsswitch_submit_to_receipt_quantile_seconds", "{{quantile}}")], "timeseries"),
+    ("Accept latency (submit → durable)", "s", [
+        ("histogram_quantile(0.5, sum by (le) (rate(smsswitch_accept_latency_seconds_bucket[5m])))", "p50"),
+        ("histogram_quantile(0.99, sum by (le) (rate(smsswitch_accept_latency_seconds_bucket[5m])))", "p99"),
+    ], "timeseries"),
+    ("Submit → receipt", "s", [
+        ("histogram_quantile(0.5, sum by (le) (rate(smsswitch_submit_to_receipt_seconds_bucket[5m])))", "p50"),
+        ("histogram_quantile(0.99, sum by (le) (rate(smsswitch_submit_to_receipt_seconds_bucket[5m])))", "p99"),
+    ], "timeseries"),
     ("Tenant binds", "short", [("sum by (tenant, bind_type) (smsswitch_binds)", "{{tenant}} {{bind_type}}")], "timeseries"),
     ("Carrier sessions bound", "short", [("smsswitch_connector_sessions_bound", "{{connector}} bound"), ("smsswitch_connector_sessions_configured", "{{connector}} configured")], "timeseries"),
     ("Carrier window in use", "short", [("smsswitch_connector_window_in_use", "{{connector}} in use"), ("smsswitch_connector_window_capacity", "{{connector}} capacity")], "timeseries"),

@@ -247,21 +247,14 @@ def _policy_families(stats: dict[str, Any]) -> Iterator[Metric]:
 
 
 def _latency_family(name: str, help_text: str, value: Any) -> Iterator[Metric]:
-    """A histogram snapshot (buckets/sum/count) as a histogram; quantiles as gauges."""
+    """A `smsswitch.histogram.Histogram.snapshot()` as a Prometheus histogram."""
     if not value:
         return
-    if "buckets" in value:
-        family = HistogramMetricFamily(name, help_text)
-        buckets = [(str(bound), count) for bound, count in value["buckets"]]
-        buckets.append(("+Inf", value["count"]))
-        family.add_metric([], buckets, sum_value=value.get("sum", 0.0))
-        yield family
-    else:
-        family = GaugeMetricFamily(name.replace("_seconds", "_quantile_seconds"), help_text, labels=["quantile"])
-        for q in ("p50", "p99"):
-            if q in value:
-                family.add_metric([q], value[q])
-        yield family
+    family = HistogramMetricFamily(name, help_text)
+    buckets = [(str(bound), count) for bound, count in value["buckets"]]
+    buckets.append(("+Inf", value["count"]))
+    family.add_metric([], buckets, sum_value=value.get("sum", 0.0))
+    yield family
 
 
 def build_registry(collector: SwitchCollector) -> CollectorRegistry:

@@ -187,9 +187,9 @@ class Connector:
             unexpected_responses=c.unexpected_responses,
             refused=c.refused,
             responses_by_status=dict(c.responses_by_status),
-            latency_sum=c.latency_sum,
-            latency_count=c.latency_count,
-            latency_buckets=c.cumulative_buckets(),
+            latency_sum=c.latency.sum,
+            latency_count=c.latency.count,
+            latency_buckets=tuple(c.latency.snapshot()["buckets"]),
         )
 
     # ------------------------------------------------------------ used by the links

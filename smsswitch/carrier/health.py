@@ -6,9 +6,9 @@ copies them into a frozen value so the metrics layer can read without racing the
 
 from __future__ import annotations
 
-import bisect
-
 import attrs
+
+from smsswitch.histogram import Histogram
 
 #: Upper bounds (seconds) of the submit_sm -> submit_sm_resp latency histogram buckets.
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -75,21 +75,9 @@ class ConnectorCounters:
         self.unexpected_responses = 0
         self.refused = 0
         self.responses_by_status: dict[int, int] = {}
-        self.latency_sum = 0.0
-        self.latency_count = 0
-        self._bucket_hits = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency = Histogram(LATENCY_BUCKETS)
 
     def response(self, status: int, latency: float) -> None:
         by_status = self.responses_by_status
         by_status[status] = by_status.get(status, 0) + 1
-        self.latency_sum += latency
-        self.latency_count += 1
-        self._bucket_hits[bisect.bisect_left(LATENCY_BUCKETS, latency)] += 1
-
-    def cumulative_buckets(self) -> tuple[tuple[float, int], ...]:
-        total = 0
-        out = []
-        for bound, hits in zip(LATENCY_BUCKETS, self._bucket_hits):
-            total += hits
-            out.append((bound, total))
-        return tuple(out)
+        self.latency.observe(latency)

@@ -134,7 +134,7 @@ class Acceptor:
             await self._journal(accepted, answers)
         for answer in answers:
             count[(tenant, answer.status)] += 1  # type: ignore[union-attr]
-        self.stats.accept_latency.add(time.perf_counter() - started)
+        self.stats.accept_latency.observe(time.perf_counter() - started)
         return answers  # type: ignore[return-value]
 
     async def _journal(

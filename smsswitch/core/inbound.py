@@ -162,7 +162,7 @@ class CarrierInbound:
         if entries:
             tenants.add(record.tenant)
         self.stats.final_states[receipt.state.name] += 1
-        self.stats.end_to_end.add(now - record.created)
+        self.stats.end_to_end.observe(now - record.created)
 
     def _park(self, connector: str, receipt: CarrierReceipt, now: float, ops: list) -> ParkedReceipt | None:
         """File the receipt durably; None when memory for parked receipts is exhausted (it

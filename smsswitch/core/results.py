@@ -109,7 +109,7 @@ class CarrierResults:
             job = result.job
             stats.carrier_results[(connector, result.outcome.value)] += 1
             if result.latency is not None:
-                stats.carrier_latency.add(result.latency)
+                stats.carrier_latency.observe(result.latency)
             if result.outcome is SubmitOutcome.ACCEPTED and result.carrier_message_id:
                 ops.append(
                     Transition(job.message_id, MessageState.ENROUTE, now, connector=connector,

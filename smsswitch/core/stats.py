@@ -11,32 +11,8 @@ from typing import Any
 
 import attrs
 
+from smsswitch.histogram import Histogram
 from smsswitch.smpp.constants import CommandStatus
-
-
-@attrs.define
-class LatencyWindow:
-    """A bounded reservoir of recent latencies (seconds) for p50/p99 without growth."""
-
-    size: int = 1024
-    _values: list[float] = attrs.field(factory=list)
-    _next: int = 0
-    count: int = 0
-
-    def add(self, value: float) -> None:
-        self.count += 1
-        if len(self._values) < self.size:
-            self._values.append(value)
-        else:
-            self._values[self._next] = value
-            self._next = (self._next + 1) % self.size
-
-    def quantiles(self) -> dict[str, float]:
-        if not self._values:
-            return {"p50": 0.0, "p99": 0.0, "count": self.count}
-        ordered = sorted(self._values)
-        last = len(ordered) - 1
-        return {"p50": ordered[last // 2], "p99": ordered[int(last * 0.99)], "count": self.count}
 
 
 @attrs.define
@@ -58,9 +34,9 @@ class SwitchStats:
     replayed_queued: int = 0
     journal_errors: int = 0
     refused_backlog: int = 0
-    accept_latency: LatencyWindow = attrs.field(factory=LatencyWindow)  # submit → durable
-    carrier_latency: LatencyWindow = attrs.field(factory=LatencyWindow)  # submit_sm → resp
-    end_to_end: LatencyWindow = attrs.field(factory=LatencyWindow)  # accepted → final receipt
+    accept_latency: Histogram = attrs.field(factory=Histogram)  # submit → durable
+    carrier_latency: Histogram = attrs.field(factory=Histogram)  # submit_sm → resp
+    end_to_end: Histogram = attrs.field(factory=Histogram)  # accepted → final receipt
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -81,9 +57,9 @@ class SwitchStats:
             "replayed_queued": self.replayed_queued,
             "journal_errors": self.journal_errors,
             "refused_backlog": self.refused_backlog,
-            "accept_latency": self.accept_latency.quantiles(),
-            "carrier_latency": self.carrier_latency.quantiles(),
-            "end_to_end": self.end_to_end.quantiles(),
+            "accept_latency": self.accept_latency.snapshot(),
+            "carrier_latency": self.carrier_latency.snapshot(),
+            "end_to_end": self.end_to_end.snapshot(),
         }
 
 
