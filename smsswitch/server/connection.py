@@ -181,6 +181,7 @@ class TenantConnection:
         # we are the bottleneck, so keepalive and idle timers must not blame it.
         self._reader_blocked = False
         self._reason = ""
+        self._write_cut = False
         # When this bind last answered a deliver_sm (set when its outlet opens): a bind whose
         # deliver_sm time out with not one answered meanwhile has a stuck application behind
         # a live socket (enquire_link may still be answered by its library).
@@ -248,6 +249,14 @@ class TenantConnection:
                 self._log.exception("outlet_down_failed", tenant=self.system_id, bind_id=self._bind_id)
         with trio.move_on_after(_CLOSE_TIMEOUT):
             try:
+                # What the session still holds (the generic_nack of a fatal framing error, an
+                # unbind_resp) goes out even if another task ended the connection first.
+                data = self.session.data_to_send()
+                if data and not self._write_cut:
+                    await self.stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass
+            try:
                 await self.stream.aclose()
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
@@ -266,10 +275,15 @@ class TenantConnection:
             data = self.session.data_to_send()
             if not data:
                 return
+            # Stays True if this send is cut short (cancelled, timed out, failed): the stream
+            # may then hold part of a PDU and must not get another one (see _cleanup).
+            self._write_cut = True
             with trio.move_on_after(max(self.ctx.config.response_timeout, 1.0)) as scope:
                 await self.stream.send_all(data)
             if scope.cancelled_caught:
                 self._end("write_timeout")
+                return
+            self._write_cut = False
 
     # ------------------------------------------------------------ reader
 
@@ -654,8 +668,14 @@ class TenantConnection:
                 self._log.info("bind_timeout", timeout=self.ctx.config.bind_timeout)
                 self._end("bind_timeout")
                 return
+            # Only a close that poll() itself decides (an unbind never answered) is ours to act
+            # on: when the reader closed the session (a fatal framing error, the peer's unbind)
+            # it ends the connection itself once its last answer (e.g. generic_nack) is out.
+            was_open = session.state is not SessionState.CLOSED
             timed_out: list[tuple[str, int]] = []
-            for event in session.poll(now):
+            events = session.poll(now)
+            closed_by_timer = was_open and session.state is SessionState.CLOSED
+            for event in events:
                 kind = type(event)
                 if kind is RequestTimedOut:
                     self._on_request_timeout(event.request, timed_out)  # type: ignore[attr-defined]
@@ -678,7 +698,7 @@ class TenantConnection:
                                   timeout=session.response_timeout)
                 await self._unbind_and_close("deliver_sm_unanswered")
                 return
-            if session.state is SessionState.CLOSED:
+            if closed_by_timer:
                 self._end("unbind_timeout")
                 return
 
