@@ -14,7 +14,6 @@ everywhere, route reload, redrive, audit log).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import secrets
 import time
@@ -23,6 +22,7 @@ from collections.abc import Callable, Iterable
 import attrs
 import trio
 
+from smsswitch.allowlist import Network, address_allowed
 from smsswitch.http.errors import ApiError
 from smsswitch.passwords import hash_password, verify_password
 from smsswitch.server.auth import FailedBindTracker
@@ -33,7 +33,6 @@ AUDITED_SCOPES = frozenset({"admin", "operator"})
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CACHE_MAX = 10_000
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @attrs.frozen
@@ -53,15 +52,7 @@ class ApiKey:
             raise ValueError(f"unknown API key scope(s) {sorted(unknown)}; known: {sorted(SCOPES)}")
 
     def ip_allowed(self, host: str) -> bool:
-        if not self.allowed_networks:
-            return True
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.allowed_networks)
+        return address_allowed(host, self.allowed_networks)
 
 
 @attrs.frozen

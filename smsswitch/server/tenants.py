@@ -8,12 +8,12 @@ lookup plus, only when the tenant uses wildcards, a precompiled pattern match.
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import re
 from collections.abc import Iterable
 
 import attrs
 
+from smsswitch.allowlist import address_allowed
 from smsswitch.config import TenantConfig
 
 __all__ = ["SenderPolicy", "TenantDirectory", "TenantEntry"]
@@ -55,16 +55,7 @@ class TenantEntry:
 
     def ip_allowed(self, host: str) -> bool:
         """No allowed_networks configured means any source address."""
-        networks = self.config.allowed_networks
-        if not networks:
-            return True
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in networks)
+        return address_allowed(host, self.config.allowed_networks)
 
 
 class TenantDirectory:
