@@ -246,7 +246,7 @@ _CONNECTION_TROUBLE = (ConnectionError, OSError, trio.BrokenResourceError, trio.
 
 
 def _only_connection_trouble(group: BaseExceptionGroup) -> bool:  # type: ignore[type-arg]
-    rest = group.subgroup(lambda e: not isinstance(e, (*_CONNECTION_TROUBLE, SmppError, trio.TooSlowError)))
+    _, rest = group.split((*_CONNECTION_TROUBLE, SmppError, trio.TooSlowError))  # by type: nested leaves too
     return rest is None
 
 
