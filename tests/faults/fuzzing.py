@@ -17,14 +17,17 @@ the connection ends promptly once we stop sending.
 
 from __future__ import annotations
 
+import itertools
 import random
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
+import trio
 
 from smsswitch.smpp.codec import encode_pdu
 from smsswitch.smpp.constants import CommandId, Tag
@@ -361,3 +364,40 @@ def describe(case: Case, outcome: Outcome | None = None) -> str:
 
 def summarize(problems: Sequence[str]) -> str:
     return "; ".join(problems[:5])
+
+
+class GoodTenant:
+    """A well-behaved tenant on 127.0.0.1 submitting every 20 ms in a thread of its own, for
+    as long as the hostile traffic lasts; every answer must be ESME_ROK."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.stop = threading.Event()
+        self.ok = 0
+        self.failures: list[str] = []
+        self.thread = threading.Thread(target=lambda: trio.run(self._run), daemon=True)
+
+    async def _run(self) -> None:
+        from smsswitch.client import connect
+
+        try:
+            async with connect("127.0.0.1", self.port, "demo", "demopass") as client:
+                for i in itertools.count():
+                    if self.stop.is_set():
+                        return
+                    with trio.fail_after(5):
+                        await client.submit("+263771234567", f"good {i}", source="DEMO")
+                    self.ok += 1
+                    await trio.sleep(0.02)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.failures.append(repr(exc))
+
+    def __enter__(self) -> GoodTenant:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+

@@ -26,7 +26,7 @@ from smsswitch.client import SmppError, connect
 from smsswitch.harness import DaemonProcess, write_config
 from smsswitch.passwords import hash_password, verify_password
 from tests.faults import fuzzing
-from tests.faults.fuzzing import MUTATIONS, TEMPLATES, Case, Frame
+from tests.faults.fuzzing import MUTATIONS, TEMPLATES, Case, Frame, GoodTenant
 from tests.faults.rig import DEST, daemon_log_problems, rss_kib
 
 pytestmark = pytest.mark.timeout(180)
@@ -57,39 +57,6 @@ cases = st.builds(
     junk=st.binary(max_size=64),
     chunks=st.sampled_from([1, 1, 2, 5]),
 )
-
-
-class GoodTenant:
-    """A well-behaved tenant on 127.0.0.1 submitting every 20 ms in a thread of its own, for
-    as long as the hostile traffic lasts; every answer must be ESME_ROK."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.stop = threading.Event()
-        self.ok = 0
-        self.failures: list[str] = []
-        self.thread = threading.Thread(target=lambda: trio.run(self._run), daemon=True)
-
-    async def _run(self) -> None:
-        try:
-            async with connect("127.0.0.1", self.port, "demo", "demopass") as client:
-                for i in itertools.count():
-                    if self.stop.is_set():
-                        return
-                    with trio.fail_after(5):
-                        await client.submit(DEST, f"good {i}", source="DEMO")
-                    self.ok += 1
-                    await trio.sleep(0.02)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.failures.append(repr(exc))
-
-    def __enter__(self) -> GoodTenant:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="module")
