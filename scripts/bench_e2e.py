@@ -77,6 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--sink-delay-ms", type=float, default=0.0, help="with --connector-only: each sink call takes this long")
     add("--profile", metavar="FILE", help="py-spy the daemon for the run; raw stacks to FILE, summary to FILE.txt")
     add("--profile-gil", action="store_true", help="sample only the thread holding the GIL (where CPU goes)")
+    add("--watch", default="", metavar="NAMES",
+        help="comma-separated /metrics sample names to record every --rss-every into WORKDIR/timeline.jsonl "
+             "(with --keep), e.g. smsswitch_connector_queue_depth,smsswitch_connector_window_in_use")
     add("--rss-every", type=float, default=1.0, help="sample the daemon's RSS this often (seconds)")
     add("--keep", metavar="DIR", help="run in DIR and keep it (config, journal, logs)")
     return ap.parse_args(argv)
@@ -271,6 +274,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if now >= next_rss:
                 rss_samples.append((now - t0, proc_rss_mb(pid)))
                 anon_samples.append(proc_rss_anon_mb(pid))
+                if args.watch:
+                    _watch(daemon, args.watch.split(","), now - t0, [c.progress for c in clients], workdir)
                 next_rss += args.rss_every
             if daemon.process.poll() is not None:
                 raise RuntimeError(f"daemon exited:\n{daemon.log_tail()}")
@@ -284,7 +289,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 receipts = sum(p["receipts"] for p in progress)
                 sent = sum(p["sent"] for p in progress)
                 answered = accepted + sum(p.get("refused", 0) for p in progress)
-                if answered >= sent and receipts >= accepted:
+                stuck = args.stuck_bind_after >= 0  # the stuck bind's last submits stay unanswered
+                if (answered >= sent or stuck) and receipts >= accepted:
                     break
                 if now - submit_end > args.drain_timeout:
                     break
@@ -362,6 +368,25 @@ def _wait_connector(daemon: DaemonProcess, sessions: int, timeout: float = 20.0)
             return
         time.sleep(0.1)
     raise TimeoutError(f"connector sim did not bind {sessions} sessions:\n{daemon.log_tail()}")
+
+
+def _watch(daemon: DaemonProcess, names: list[str], at: float, progress: list[dict], workdir: Path) -> None:
+    """One line of the timeline: the named metrics (summed over labels) and the clients' counts."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = daemon.metrics()
+    except Exception:  # noqa: BLE001
+        return
+    row: dict[str, Any] = {"t": round(at, 2)}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in names:
+                row[sample.name] = row.get(sample.name, 0) + sample.value
+    for key in ("accepted", "receipts"):
+        row[key] = sum(p.get(key, 0) for p in progress)
+    with open(workdir / "timeline.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
 
 
 def _journal_metrics(daemon: DaemonProcess, workdir: Path) -> dict[str, Any]:
