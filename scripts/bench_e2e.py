@@ -77,6 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--sink-delay-ms", type=float, default=0.0, help="with --connector-only: each sink call takes this long")
     add("--profile", metavar="FILE", help="py-spy the daemon for the run; raw stacks to FILE, summary to FILE.txt")
     add("--profile-gil", action="store_true", help="sample only the thread holding the GIL (where CPU goes)")
+    add("--profile-native", action="store_true", help="include C frames (LMDB, msgpack) in the profile")
     add("--watch", default="", metavar="NAMES",
         help="comma-separated /metrics sample names to record every --rss-every into WORKDIR/timeline.jsonl "
              "(with --keep), e.g. smsswitch_connector_queue_depth,smsswitch_connector_window_in_use")
@@ -238,8 +239,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.profile:
             profiler = subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "200",
-                 "--format", "raw", "--nonblocking", "--threads", "--output", args.profile]
-                + (["--gil"] if args.profile_gil else []),
+                 "--format", "raw", "--threads", "--output", args.profile]
+                + (["--gil"] if args.profile_gil else [])
+                # native stacks need the process paused while sampled (it slows the daemon)
+                + (["--native"] if args.profile_native else ["--nonblocking"]),
                 stdout=subprocess.DEVNULL, stderr=open(workdir / "py-spy.log", "wb"),  # noqa: SIM115
             )  # fmt: skip
             time.sleep(1.0)
