@@ -78,57 +78,53 @@ class Pdu:
 
 
 @define(slots=True)
-class BindTransmitter(Pdu):
+class _BindRequest(Pdu):
+    """The one layout SMPP 3.4 gives bind_transmitter, bind_receiver and bind_transceiver."""
+
+    system_id: str = _cstr(16, S.ESME_RINVSYSID)
+    password: str = _cstr(9, S.ESME_RINVPASWD)
+    system_type: str = _cstr(13, S.ESME_RINVSYSTYP)
+    interface_version: int = _u8(SMPP_VERSION_34)
+    addr_ton: int = _u8()
+    addr_npi: int = _u8()
+    address_range: str = _cstr(41, S.ESME_RBINDFAIL)
+
+
+@define(slots=True)
+class _BindResponse(Pdu):
+    """The one layout of the three bind_*_resp (sc_interface_version travels as a TLV)."""
+
+    system_id: str = _cstr(16, S.ESME_RINVSYSID)
+
+
+@define(slots=True)
+class BindTransmitter(_BindRequest):
     command_id: ClassVar[int] = CommandId.BIND_TRANSMITTER
-    system_id: str = _cstr(16, S.ESME_RINVSYSID)
-    password: str = _cstr(9, S.ESME_RINVPASWD)
-    system_type: str = _cstr(13, S.ESME_RINVSYSTYP)
-    interface_version: int = _u8(SMPP_VERSION_34)
-    addr_ton: int = _u8()
-    addr_npi: int = _u8()
-    address_range: str = _cstr(41, S.ESME_RBINDFAIL)
 
 
 @define(slots=True)
-class BindTransmitterResp(Pdu):
+class BindTransmitterResp(_BindResponse):
     command_id: ClassVar[int] = CommandId.BIND_TRANSMITTER_RESP
-    system_id: str = _cstr(16, S.ESME_RINVSYSID)
 
 
 @define(slots=True)
-class BindReceiver(Pdu):
+class BindReceiver(_BindRequest):
     command_id: ClassVar[int] = CommandId.BIND_RECEIVER
-    system_id: str = _cstr(16, S.ESME_RINVSYSID)
-    password: str = _cstr(9, S.ESME_RINVPASWD)
-    system_type: str = _cstr(13, S.ESME_RINVSYSTYP)
-    interface_version: int = _u8(SMPP_VERSION_34)
-    addr_ton: int = _u8()
-    addr_npi: int = _u8()
-    address_range: str = _cstr(41, S.ESME_RBINDFAIL)
 
 
 @define(slots=True)
-class BindReceiverResp(Pdu):
+class BindReceiverResp(_BindResponse):
     command_id: ClassVar[int] = CommandId.BIND_RECEIVER_RESP
-    system_id: str = _cstr(16, S.ESME_RINVSYSID)
 
 
 @define(slots=True)
-class BindTransceiver(Pdu):
+class BindTransceiver(_BindRequest):
     command_id: ClassVar[int] = CommandId.BIND_TRANSCEIVER
-    system_id: str = _cstr(16, S.ESME_RINVSYSID)
-    password: str = _cstr(9, S.ESME_RINVPASWD)
-    system_type: str = _cstr(13, S.ESME_RINVSYSTYP)
-    interface_version: int = _u8(SMPP_VERSION_34)
-    addr_ton: int = _u8()
-    addr_npi: int = _u8()
-    address_range: str = _cstr(41, S.ESME_RBINDFAIL)
 
 
 @define(slots=True)
-class BindTransceiverResp(Pdu):
+class BindTransceiverResp(_BindResponse):
     command_id: ClassVar[int] = CommandId.BIND_TRANSCEIVER_RESP
-    system_id: str = _cstr(16, S.ESME_RINVSYSID)
 
 
 @define(slots=True)

@@ -189,12 +189,17 @@ async def test_jobs_expire_while_the_carrier_is_unreachable(sink: FakeSink) -> N
             nursery.cancel_scope.cancel()
 
 
+async def closed_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    with trio.socket.socket() as probe:
+        await probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 async def test_unreachable_carrier_hands_queued_jobs_back(sink: FakeSink) -> None:
     # Nothing listens on this port: no session ever binds. After failover_after the queued
     # jobs come back UNAVAILABLE (each exactly once) so the core can fail them over.
-    with trio.socket.socket() as probe:
-        await probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = await closed_port()
     connector = Connector(connector_config(port, failover_after=1.0, reconnect_initial=0.2), sink)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connector.run)
@@ -209,9 +214,7 @@ async def test_unreachable_carrier_hands_queued_jobs_back(sink: FakeSink) -> Non
 
 
 async def test_failover_after_zero_keeps_jobs_queued(sink: FakeSink) -> None:
-    with trio.socket.socket() as probe:
-        await probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = await closed_port()
     connector = Connector(connector_config(port, failover_after=0, reconnect_initial=0.2), sink)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connector.run)
