@@ -107,7 +107,7 @@ def daemon_config(directory: Path, connectors: dict[str, int], routes: str | Non
     quick = {
         "host": "127.0.0.1", "system_id": "sim", "password": "simpass", "bind_mode": "transceiver",
         "sessions": 2, "window": 50, "response_timeout": 2, "enquire_link_interval": 2,
-        "reconnect_initial": 0.1, "reconnect_max": 0.5, "max_attempts": 5,
+        "reconnect_initial": 0.1, "reconnect_max": 0.5, "max_attempts": 5, "failover_after": 2,
     }
     conns = {name: dict(quick, port=port) for name, port in connectors.items()}
     changes: dict[str, Any] = {"simulator": {"enabled": False}, "connectors": conns}
