@@ -105,8 +105,9 @@ class Soak:
         while True:
             if daemon.process is not None and daemon.process.poll() is None:
                 try:
-                    self.rss.append((time.monotonic(), rss_kib(daemon.process.pid)))
-                    self.fds.append(fd_count(daemon.process.pid))
+                    pid = daemon.process.pid
+                    self.rss.append((time.monotonic(), rss_kib(pid), rss_kib(pid, "RssAnon"), rss_kib(pid, "RssFile")))
+                    self.fds.append(fd_count(pid))
                 except (OSError, RuntimeError):
                     pass
             await trio.sleep(5)
@@ -127,6 +128,7 @@ class Soak:
                 await start_daemon(daemon)
                 pid = daemon.process.pid  # type: ignore[union-attr]
                 rss_start, fds_start = rss_kib(pid), fd_count(pid)
+                heap_start = rss_kib(pid, "RssAnon")
                 self.note(f"daemon pid {pid}, port {daemon.smpp_port}, dir {self.workdir}; "
                           f"{args.minutes} min at {args.rate}/s, seed {args.seed}")  # fmt: skip
                 nursery.start_soon(self.sample, daemon)
@@ -162,6 +164,7 @@ class Soak:
                 await trio.sleep(1)
                 pid = daemon.process.pid  # type: ignore[union-attr]
                 rss_end, fds_end = rss_kib(pid), fd_count(pid)
+                heap_end, file_end = rss_kib(pid, "RssAnon"), rss_kib(pid, "RssFile")
                 caught = daemon_log_problems(daemon)
                 code = await stop_daemon(daemon)
             finally:
@@ -177,8 +180,10 @@ class Soak:
         duplicates = sum(n - 1 for t, n in copies.items() if n > 1)
         receipts = sum(self.log.receipts.values())
         receipt_dups = sum(n - 1 for n in self.log.receipts.values() if n > 1)
-        warm = next((kib for t, kib in self.rss if t - self.rss[0][0] >= 60), rss_start) if self.rss else rss_start
-        peak = max((kib for _, kib in self.rss), default=rss_end)
+        warm = next((r for r in self.rss if r[0] - self.rss[0][0] >= 60), None) if self.rss else None
+        peak = max((r[1] for r in self.rss), default=rss_end)
+        heap_peak = max((r[2] for r in self.rss), default=heap_end)
+        journal_mib = (self.workdir / "journal" / "data.mdb").stat().st_size / 2**20
         print()
         print(f"soak: {args.minutes:g} min at {args.rate:g} msg/s, seed {args.seed}, {sum(self.faults.values())} carrier faults "
               f"{dict(self.faults)}, daemon kill -9: {self.kills}")  # fmt: skip
@@ -194,8 +199,13 @@ class Soak:
         print(f"  journal             {'consistent' if not problems else problems[:3]}; states {states}; "
               f"owed to tenants {counts['outbox'] - parked}; receipts for unknown carrier ids (duplicates' other copies) "
               f"parked {parked}; dead letters {counts['dead_letters']}")  # fmt: skip
-        print(f"  daemon RSS          start {rss_start / 1024:.1f} MiB, after 1 min {warm / 1024:.1f}, peak {peak / 1024:.1f}, "
-              f"end {rss_end / 1024:.1f} MiB")  # fmt: skip
+        mib = lambda kib: f"{kib / 1024:.1f}"  # noqa: E731
+        print(f"  daemon RSS          start {mib(rss_start)} MiB, after 1 min {mib(warm[1]) if warm else '?'}, peak {mib(peak)}, "
+              f"end {mib(rss_end)} MiB")  # fmt: skip
+        print(f"    heap (RssAnon)    start {mib(heap_start)} MiB, after 1 min {mib(warm[2]) if warm else '?'}, peak {mib(heap_peak)}, "
+              f"end {mib(heap_end)} MiB")  # fmt: skip
+        print(f"    file (RssFile)    end {mib(file_end)} MiB: journal pages mapped in (data.mdb {journal_mib:.0f} MiB, "
+              f"7-day retention) and code")  # fmt: skip
         print(f"  daemon fds          start {fds_start}, max {max(self.fds, default=fds_end)}, end {fds_end}")
         print(f"  daemon exit code    {code}; caught exceptions in its log: {len(caught)}")
         for line in caught[:3]:
