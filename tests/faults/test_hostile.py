@@ -8,7 +8,6 @@ credentials are checked and stored. scripts/fuzz_server.py runs the same cases b
 from __future__ import annotations
 
 import hmac
-import itertools
 import socket
 import struct
 import threading
@@ -22,12 +21,12 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smsswitch.client import SmppError, connect
+from smsswitch.client import connect
 from smsswitch.harness import DaemonProcess, write_config
 from smsswitch.passwords import hash_password, verify_password
 from tests.faults import fuzzing
 from tests.faults.fuzzing import MUTATIONS, TEMPLATES, Case, Frame, GoodTenant
-from tests.faults.rig import DEST, daemon_log_problems, rss_kib
+from tests.faults.rig import daemon_log_problems, rss_kib
 
 pytestmark = pytest.mark.timeout(180)
 
