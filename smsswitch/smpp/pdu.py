@@ -163,8 +163,9 @@ class GenericNack(Pdu):
 
 
 @define(slots=True)
-class SubmitSm(Pdu):
-    command_id: ClassVar[int] = CommandId.SUBMIT_SM
+class _ShortMessage(Pdu):
+    """The one body SMPP 3.4 gives submit_sm and deliver_sm."""
+
     service_type: str = _cstr(6, S.ESME_RINVSERTYP)
     source_addr_ton: int = _u8()
     source_addr_npi: int = _u8()
@@ -185,39 +186,32 @@ class SubmitSm(Pdu):
 
 
 @define(slots=True)
-class SubmitSmResp(Pdu):
-    command_id: ClassVar[int] = CommandId.SUBMIT_SM_RESP
+class _MessageIdResponse(Pdu):
+    """The one body of submit_sm_resp and deliver_sm_resp."""
+
     message_id: str = _cstr(65, S.ESME_RINVMSGID)
 
 
 @define(slots=True)
-class DeliverSm(Pdu):
-    command_id: ClassVar[int] = CommandId.DELIVER_SM
-    service_type: str = _cstr(6, S.ESME_RINVSERTYP)
-    source_addr_ton: int = _u8()
-    source_addr_npi: int = _u8()
-    source_addr: str = _cstr(21, S.ESME_RINVSRCADR)
-    dest_addr_ton: int = _u8()
-    dest_addr_npi: int = _u8()
-    destination_addr: str = _cstr(21, S.ESME_RINVDSTADR)
-    esm_class: int = _u8()
-    protocol_id: int = _u8()
-    priority_flag: int = _u8()
-    schedule_delivery_time: str = _cstr(17, S.ESME_RINVSCHED)
-    validity_period: str = _cstr(17, S.ESME_RINVEXPIRY)
-    registered_delivery: int = _u8()
-    replace_if_present_flag: int = _u8()
-    data_coding: int = _u8()
-    sm_default_msg_id: int = _u8()
-    short_message: bytes = _short_message()
+class SubmitSm(_ShortMessage):
+    command_id: ClassVar[int] = CommandId.SUBMIT_SM
 
 
 @define(slots=True)
-class DeliverSmResp(Pdu):
+class SubmitSmResp(_MessageIdResponse):
+    command_id: ClassVar[int] = CommandId.SUBMIT_SM_RESP
+
+
+@define(slots=True)
+class DeliverSm(_ShortMessage):
+    command_id: ClassVar[int] = CommandId.DELIVER_SM
+
+
+@define(slots=True)
+class DeliverSmResp(_MessageIdResponse):
     """message_id is unused (NULL) in 3.4, but some SMSCs fill it: it is accepted."""
 
     command_id: ClassVar[int] = CommandId.DELIVER_SM_RESP
-    message_id: str = _cstr(65, S.ESME_RINVMSGID)
 
 
 @frozen(slots=True)
