@@ -16,13 +16,8 @@ from collections.abc import Iterable
 import attrs
 
 from smsswitch.core.suppression import SetOptOut, is_opted_out
-from smsswitch.journal import keys, retention
+from smsswitch.journal import retention
 from smsswitch.journal.journal import Journal
-from smsswitch.journal.ops import EraseRef
-from smsswitch.journal.store import iter_keys
-
-BATCH = 500
-
 
 @attrs.frozen
 class Erased:
@@ -42,11 +37,8 @@ async def erase_number(
 ) -> Erased:  # fmt: skip
     """Remove `number` (E.164) from the journal: everywhere when `tenant` is None, else only
     what belongs to `tenant`. Opt-outs of `opt_out_tenants` go too unless `keep_opt_outs`."""
-    if tenant is None:
-        counts = await retention.erase(journal, number)
-        messages, outbox, dead = counts.messages, counts.outbox, counts.dead_letters
-    else:
-        messages, outbox, dead = await _erase_for_tenant(journal, number, tenant)
+    counts = await retention.erase(journal, number, tenant=tenant)
+    messages, outbox, dead = counts.messages, counts.outbox, counts.dead_letters
     opt_outs = 0
     if not keep_opt_outs:
         names = list(opt_out_tenants)
@@ -56,42 +48,3 @@ async def erase_number(
             await journal.commit([SetOptOut(n, number, False, at) for n in present])
         opt_outs = len(present)
     return Erased(messages, outbox, dead, opt_outs)
-
-
-async def _erase_for_tenant(journal: Journal, number: str, tenant: str) -> tuple[int, int, int]:
-    digits = keys.msisdn_digits(number)
-    if digits is None:
-        raise ValueError("not a phone number")
-    counts = {keys.TAG_MESSAGE: 0, keys.TAG_OUTBOX: 0, keys.TAG_DEAD_LETTER: 0}
-    store = journal.store
-    prefix = keys.msisdn_prefix(digits)
-    after: bytes | None = None
-    while True:
-        refs: list[EraseRef] = []
-        scanned = 0
-        with journal.read() as txn:
-            for key in iter_keys(txn, store.by_msisdn, prefix, after=after):
-                scanned += 1
-                after = key
-                tag, entry_id = key[len(prefix) : len(prefix) + 1], key[len(prefix) + 1 :].decode()
-                if _owner(store, txn, tag, entry_id) == tenant:
-                    refs.append(EraseRef(digits, tag, entry_id))
-                if scanned >= BATCH:
-                    break
-        if refs:
-            for tag in await journal.commit(refs):
-                if tag is not None:
-                    counts[tag] += 1
-        if scanned < BATCH:
-            return counts[keys.TAG_MESSAGE], counts[keys.TAG_OUTBOX], counts[keys.TAG_DEAD_LETTER]
-
-
-def _owner(store, txn, tag: bytes, entry_id: str) -> str | None:  # type: ignore[no-untyped-def]
-    if tag == keys.TAG_MESSAGE:
-        record = store.get_message(txn, entry_id)
-        return None if record is None else record.tenant
-    if tag == keys.TAG_OUTBOX:
-        entry = store.get_outbox(txn, entry_id)
-        return None if entry is None else entry.tenant
-    letter = store.get_dead_letter(txn, entry_id)
-    return None if letter is None else letter.tenant

@@ -17,6 +17,7 @@ from smsswitch.journal.journal import Journal
 from smsswitch.journal.ids import id_time
 from smsswitch.journal.ops import DeleteDeadLetter, DeleteMessage, EraseRef, Redrive
 from smsswitch.journal.records import TERMINAL_STATES, DeadLetter
+from smsswitch.journal.store import iter_keys
 
 #: Ops per commit request: small enough that other waiters in the same batch barely notice.
 PURGE_BATCH = 500
@@ -94,30 +95,54 @@ async def purge_dead_letters(
     return removed
 
 
-async def erase(journal: Journal, msisdn: str, *, batch: int = PURGE_BATCH) -> EraseCounts:
+async def erase(
+    journal: Journal, msisdn: str, *, tenant: str | None = None, batch: int = PURGE_BATCH
+) -> EraseCounts:
     """Remove every message, outbox entry and dead letter of one phone number (as source or
-    destination), index entries included. Returns what was removed."""
+    destination), index entries included; with `tenant`, only what belongs to that tenant (a
+    tenant's own data-subject request). Returns what was removed."""
     digits = keys.msisdn_digits(msisdn)
     if digits is None:
         raise ValueError(f"not a phone number: {msisdn!r}")
     counts = {keys.TAG_MESSAGE: 0, keys.TAG_OUTBOX: 0, keys.TAG_DEAD_LETTER: 0}
+    store = journal.store
+    prefix = keys.msisdn_prefix(digits)
+    after: bytes | None = None  # entries of other tenants stay in the index: page past them
     for _ in range(MAX_BATCHES):
         refs: list[EraseRef] = []
+        scanned = 0
         with journal.read() as txn:
-            for tag, entry_id in journal.store.iter_msisdn(txn, digits):
-                refs.append(EraseRef(digits, tag, entry_id))
-                if len(refs) >= batch:
+            for key in iter_keys(txn, store.by_msisdn, prefix, after=after):
+                scanned += 1
+                after = key
+                tag, entry_id = key[len(prefix) : len(prefix) + 1], key[len(prefix) + 1 :].decode()
+                if tenant is None or _owner(store, txn, tag, entry_id) == tenant:
+                    refs.append(EraseRef(digits, tag, entry_id))
+                if scanned >= batch:
                     break
-        if not refs:
+        if refs:
+            for tag in await journal.commit(refs):
+                if tag is not None:
+                    counts[tag] += 1
+        if scanned < batch:
             break
-        for tag in await journal.commit(refs):
-            if tag is not None:
-                counts[tag] += 1
     return EraseCounts(
         messages=counts[keys.TAG_MESSAGE],
         outbox=counts[keys.TAG_OUTBOX],
         dead_letters=counts[keys.TAG_DEAD_LETTER],
     )
+
+
+def _owner(store, txn, tag: bytes, entry_id: str) -> str | None:  # type: ignore[no-untyped-def]
+    """The tenant an indexed message, outbox entry or dead letter belongs to."""
+    if tag == keys.TAG_MESSAGE:
+        record = store.get_message(txn, entry_id)
+        return None if record is None else record.tenant
+    if tag == keys.TAG_OUTBOX:
+        entry = store.get_outbox(txn, entry_id)
+        return None if entry is None else entry.tenant
+    letter = store.get_dead_letter(txn, entry_id)
+    return None if letter is None else letter.tenant
 
 
 def list_dead_letters(journal: Journal, limit: int = 1000) -> list[DeadLetter]:
