@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import smpplib.client
 import smpplib.consts
+import smpplib.exceptions
 
 PASSWORD = "secret"
 
@@ -104,10 +105,16 @@ class SmpplibTenant:
         self._read_until(lambda: len(self.deliveries) >= count, timeout)
         return list(self.deliveries)
 
-    def read_for(self, seconds: float) -> None:
-        """Keep reading (and answering, or not) for a while."""
+    def read_for(self, seconds: float, *, closed_ok: bool = False) -> None:
+        """Keep reading (and answering, or not) for a while. With `closed_ok`, the server
+        closing the session meanwhile ends the read quietly (it unbinds a receiver that lets
+        deliver_sm time out again and again)."""
         deadline = time.monotonic() + seconds
-        self._read_until(lambda: time.monotonic() >= deadline, seconds + 1.0)
+        try:
+            self._read_until(lambda: time.monotonic() >= deadline, seconds + 1.0)
+        except smpplib.exceptions.ConnectionError:
+            if not closed_ok:
+                raise
 
     def close(self) -> None:
         try:
