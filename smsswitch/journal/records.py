@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import enum
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -156,12 +157,19 @@ _MESSAGE_LEN = len(_MESSAGE_DEFAULTS)
 assert _MESSAGE_LEN == M_TEMPLATE + 1
 
 
-def default_due(state: MessageState, at: float, schedule: float | None, validity: float | None) -> float:
+# States are ordered pending < in flight < terminal; int compares beat enum set lookups.
+_LAST_PENDING = int(MessageState.QUEUED)
+_LAST_IN_FLIGHT = int(MessageState.ENROUTE)
+assert PENDING_STATES == {s for s in MessageState if s <= _LAST_PENDING}
+assert IN_FLIGHT_STATES == {s for s in MessageState if _LAST_PENDING < s <= _LAST_IN_FLIGHT}
+
+
+def default_due(state: int, at: float, schedule: float | None, validity: float | None) -> float:
     """Order in the by-state index: send-after time while pending, expiry while in flight,
     and the time it ended once terminal (retention purges by that)."""
-    if state in PENDING_STATES:
+    if state <= _LAST_PENDING:
         return schedule if schedule is not None else at
-    if state in IN_FLIGHT_STATES:
+    if state <= _LAST_IN_FLIGHT:
         return validity if validity is not None else at
     return at
 
@@ -186,14 +194,13 @@ def message_to_fields(rec: MessageRecord) -> list[Any]:
 def upgrade_message_fields(fields: list[Any]) -> list[Any]:
     """Bring a decoded array of any schema version to the current positional layout."""
     n = len(fields)
-    if n < _MESSAGE_LEN:
-        fields.extend(copy.deepcopy(_MESSAGE_DEFAULTS[n:]))
-    elif n > _MESSAGE_LEN:
-        del fields[_MESSAGE_LEN:]
+    if n != _MESSAGE_LEN:
+        if n < _MESSAGE_LEN:
+            fields.extend(copy.deepcopy(_MESSAGE_DEFAULTS[n:]))
+        else:
+            del fields[_MESSAGE_LEN:]
     if fields[M_DUE] is None:
-        fields[M_DUE] = default_due(
-            MessageState(fields[M_STATE]), fields[M_UPDATED], fields[M_SCHEDULE], fields[M_VALIDITY]
-        )
+        fields[M_DUE] = default_due(fields[M_STATE], fields[M_UPDATED], fields[M_SCHEDULE], fields[M_VALIDITY])
     return fields
 
 
@@ -221,8 +228,17 @@ def pack(fields: list[Any]) -> bytes:
     return msgpack.packb(fields, use_bin_type=True)
 
 
+def new_packer() -> Callable[[Any], bytes]:
+    """A reusable packer (packb builds a new Packer per call, ~2 µs of a 5 µs pack). Not
+    thread-safe: one per writer (the Store's writes all run under LMDB's write lock)."""
+    return msgpack.Packer(use_bin_type=True).pack
+
+
+_unpackb = msgpack.unpackb  # bound once: the attribute lookup shows on the writer's hot path
+
+
 def unpack(data: bytes) -> Any:
-    return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=False)
+    return _unpackb(data, raw=False, use_list=True, strict_map_key=False)
 
 
 def encode_message(rec: MessageRecord) -> bytes:
@@ -264,14 +280,17 @@ class OutboxEntry:
     message_id: str | None = None
 
 
+# Positions in the encoded outbox array that the store reads without decoding an entry.
+O_ID, O_TENANT, O_MSISDN = 1, 2, 9
 _OUTBOX_DEFAULTS: list[Any] = [SCHEMA_VERSION, "", "", "receipt", {}, 0.0, 0, 0.0, None, None, None]
 
 
 def encode_outbox(e: OutboxEntry) -> bytes:
-    return pack(_outbox_fields(e))
+    return pack(outbox_fields(e))
 
 
-def _outbox_fields(e: OutboxEntry) -> list[Any]:
+def outbox_fields(e: OutboxEntry) -> list[Any]:
+    """The positional array of an entry (the store packs it with its own packer)."""
     return [
         SCHEMA_VERSION, e.id, e.tenant, e.kind.value, e.payload, e.created, e.attempts,
         e.next_attempt, e.expires, e.msisdn, e.message_id,
@@ -310,7 +329,7 @@ def encode_dead_letter(d: DeadLetter) -> bytes:
     return pack(
         [
             SCHEMA_VERSION, d.id, d.kind.value, d.reason, d.at,
-            None if d.entry is None else _outbox_fields(d.entry), d.message_id, d.tenant, d.msisdn,
+            None if d.entry is None else outbox_fields(d.entry), d.message_id, d.tenant, d.msisdn,
         ]
     )  # fmt: skip
 

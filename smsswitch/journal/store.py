@@ -61,14 +61,20 @@ from smsswitch.journal.records import (
     decode_outbox,
     default_due,
     encode_dead_letter,
-    encode_outbox,
     message_to_fields,
+    new_packer,
+    outbox_fields,
     pack,
     unpack,
+    O_ID,
+    O_MSISDN,
+    O_TENANT,
 )
 
 MAX_DBS = 32
 _STATES = tuple(MessageState)
+_FIRST_TERMINAL = int(MessageState.DELIVERED)
+assert all(s.terminal == (s >= _FIRST_TERMINAL) for s in _STATES)
 
 
 def open_env(
@@ -107,6 +113,12 @@ class Store:
 
         self.messages = db(b"messages")
         self.by_state = {s: db(b"state.%d" % s) for s in _STATES}
+        #: by_state indexed by the int state as stored in a record (no enum on the hot path).
+        self._state_dbs = [None] * (max(_STATES) + 1)
+        for state, handle in self.by_state.items():
+            self._state_dbs[state] = handle
+        #: Writes run under LMDB's write lock, one at a time: one packer serves them all.
+        self._pack = new_packer()
         self.by_tenant = db(b"by_tenant")
         self.by_msisdn = db(b"by_msisdn")
         self.correlation = db(b"correlation")
@@ -131,7 +143,7 @@ class Store:
         key = f[M_ID].encode()
         if not f[M_HISTORY]:
             f[M_HISTORY].append([f[M_STATE], f[M_UPDATED], None])
-        value = pack(f)
+        value = self._pack(f)
         new = txn.put(key, value, db=self.messages, overwrite=False)  # one B-tree walk when new
         if not new:
             self._unindex_message(txn, decode_message_fields(txn.get(key, db=self.messages)))
@@ -159,18 +171,30 @@ class Store:
         """Move a message to `state`, recording why and when. Returns False (and changes
         nothing) when the message is unknown, already terminal, or not in `expect` - so a
         duplicate or late receipt cannot undo a final state. `force` is for redrive only."""
+        return self.transition_positional(
+            txn, message_id, state, at, detail, error, route, connector, carrier_id, count_attempt, due, expect, force
+        )
+
+    def transition_positional(
+        self, txn: lmdb.Transaction, message_id: str, state: int, at: float, detail: str | None,
+        error: int | None, route: str | None, connector: str | None, carrier_id: str | None,
+        count_attempt: bool, due: float | None, expect: frozenset[MessageState] | None, force: bool,
+    ) -> bool:  # fmt: skip
+        """`transition` without keyword parsing: the writer applies three per message."""
         key = message_id.encode()
         raw = txn.get(key, db=self.messages)
         if raw is None:
             return False
         f = decode_message_fields(raw)
-        old_state = MessageState(f[M_STATE])
-        if not force and (old_state.terminal or (expect is not None and old_state not in expect)):
+        old_state = f[M_STATE]  # an int; IntEnum members hash and compare equal to it
+        if not force and (old_state >= _FIRST_TERMINAL or (expect is not None and old_state not in expect)):
             return False
-        txn.delete(keys.state_key(f[M_DUE], message_id), db=self.by_state[old_state])
-        f[M_STATE] = int(state)
+        state_dbs = self._state_dbs
+        txn.delete(keys.due_prefix(f[M_DUE]) + key, db=state_dbs[old_state])
+        state = int(state)
+        f[M_STATE] = state
         f[M_UPDATED] = at
-        append_history(f[M_HISTORY], int(state), at, detail)
+        append_history(f[M_HISTORY], state, at, detail)
         if error is not None:
             f[M_ERROR] = error
         if route is not None:
@@ -181,9 +205,9 @@ class Store:
             self._set_carrier(txn, f, connector or f[M_CONNECTOR] or "", carrier_id)
         elif connector is not None:
             f[M_CONNECTOR] = connector
-        f[M_DUE] = due if due is not None else default_due(state, at, f[M_SCHEDULE], f[M_VALIDITY])
-        txn.put(keys.state_key(f[M_DUE], message_id), b"", db=self.by_state[state])
-        txn.put(key, pack(f), db=self.messages)
+        f[M_DUE] = due = due if due is not None else default_due(state, at, f[M_SCHEDULE], f[M_VALIDITY])
+        txn.put(keys.due_prefix(due) + key, b"", db=state_dbs[state])
+        txn.put(key, self._pack(f), db=self.messages)
         return True
 
     def correlate(self, txn: lmdb.Transaction, message_id: str, connector: str, carrier_id: str) -> bool:
@@ -194,7 +218,7 @@ class Store:
             return False
         f = decode_message_fields(raw)
         self._set_carrier(txn, f, connector, carrier_id)
-        txn.put(key, pack(f), db=self.messages)
+        txn.put(key, self._pack(f), db=self.messages)
         return True
 
     def delete_message(self, txn: lmdb.Transaction, message_id: str) -> bool:
@@ -246,17 +270,17 @@ class Store:
     # ------------------------------------------------------------------ correlation
 
     def _write_correlation(self, txn: lmdb.Transaction, connector: str, carrier_id: str, message_id: str) -> None:
-        ours = message_id.encode()
-        for i, form in enumerate(carrier_id_variants(carrier_id)):
-            key = keys.correlation_key(connector, form)
-            if i == 0:
-                txn.put(key, keys.CORR_PRIMARY + ours, db=self.correlation)
-                continue
-            current = txn.get(key, db=self.correlation)
-            if current is None or (current[:1] == keys.CORR_VARIANT and current[1:] != ours):
-                txn.put(key, keys.CORR_VARIANT + ours, db=self.correlation)
+        """File the carrier id under its canonical form only. find_correlation tries every
+        form of the id the receipt shows (its hex and decimal readings), and one of them is
+        this form whenever the two ids name one number; one put per message instead of a
+        put plus a get and put for each variant."""
+        forms = carrier_id_variants(carrier_id)
+        if forms:
+            txn.put(keys.correlation_key(connector, forms[0]), keys.CORR_PRIMARY + message_id.encode(), db=self.correlation)
 
     def _delete_correlation(self, txn: lmdb.Transaction, connector: str, carrier_id: str, message_id: str) -> None:
+        """Every form, not just the canonical one: journals written before one-key filing
+        hold variant entries (CORR_VARIANT) too."""
         ours = message_id.encode()
         for form in carrier_id_variants(carrier_id):
             key = keys.correlation_key(connector, form)
@@ -278,15 +302,14 @@ class Store:
     def add_outbox(self, txn: lmdb.Transaction, entry: OutboxEntry) -> bool:
         """Owe `entry` to its tenant. Replaces an entry with the same id; True when new."""
         key = entry.id.encode()
-        old = txn.get(key, db=self.outbox)
-        if old is not None:
-            self._unindex_outbox(txn, decode_outbox(old))
-        txn.put(key, encode_outbox(entry), db=self.outbox)
-        txn.put(keys.tenant_key(entry.tenant, entry.id), b"", db=self.outbox_by_tenant)
-        digits = keys.msisdn_digits(entry.msisdn)
-        if digits:
-            txn.put(keys.msisdn_key(digits, keys.TAG_OUTBOX, entry.id), b"", db=self.by_msisdn)
-        return old is None
+        value = self._pack(outbox_fields(entry))
+        new = txn.put(key, value, db=self.outbox, overwrite=False)  # one B-tree walk when new
+        if not new:
+            f = unpack(txn.get(key, db=self.outbox))
+            self._unindex_outbox_fields(txn, f[O_ID], f[O_TENANT], _outbox_msisdn(f))
+            txn.put(key, value, db=self.outbox)
+        self._index_outbox_fields(txn, entry.id, entry.tenant, entry.msisdn)
+        return new
 
     def remove_outbox(self, txn: lmdb.Transaction, entry_id: str) -> OutboxEntry | None:
         """Drop an entry (the tenant acknowledged it, or it is being erased or dead-lettered)."""
@@ -299,6 +322,18 @@ class Store:
         txn.delete(key, db=self.outbox)
         return entry
 
+    def discard_outbox(self, txn: lmdb.Transaction, entry_id: str) -> bool:
+        """remove_outbox for callers that only need to know it was there (the tenant's ack,
+        once per receipt): reads the index fields without building the entry."""
+        key = entry_id.encode()
+        raw = txn.get(key, db=self.outbox)
+        if raw is None:
+            return False
+        f = unpack(raw)
+        self._unindex_outbox_fields(txn, f[O_ID], f[O_TENANT], _outbox_msisdn(f))
+        txn.delete(key, db=self.outbox)
+        return True
+
     def reschedule_outbox(
         self, txn: lmdb.Transaction, entry_id: str, next_attempt: float, attempts_delta: int = 1
     ) -> bool:
@@ -309,14 +344,23 @@ class Store:
             return False
         entry = decode_outbox(raw)
         entry = attrs.evolve(entry, attempts=entry.attempts + attempts_delta, next_attempt=next_attempt)
-        txn.put(key, encode_outbox(entry), db=self.outbox)
+        txn.put(key, self._pack(outbox_fields(entry)), db=self.outbox)
         return True
 
     def _unindex_outbox(self, txn: lmdb.Transaction, entry: OutboxEntry) -> None:
-        txn.delete(keys.tenant_key(entry.tenant, entry.id), db=self.outbox_by_tenant)
-        digits = keys.msisdn_digits(entry.msisdn)
+        self._unindex_outbox_fields(txn, entry.id, entry.tenant, entry.msisdn)
+
+    def _index_outbox_fields(self, txn: lmdb.Transaction, entry_id: str, tenant: str, msisdn: str | None) -> None:
+        txn.put(keys.tenant_key(tenant, entry_id), b"", db=self.outbox_by_tenant)
+        digits = keys.msisdn_digits(msisdn)
         if digits:
-            txn.delete(keys.msisdn_key(digits, keys.TAG_OUTBOX, entry.id), db=self.by_msisdn)
+            txn.put(keys.msisdn_key(digits, keys.TAG_OUTBOX, entry_id), b"", db=self.by_msisdn)
+
+    def _unindex_outbox_fields(self, txn: lmdb.Transaction, entry_id: str, tenant: str, msisdn: str | None) -> None:
+        txn.delete(keys.tenant_key(tenant, entry_id), db=self.outbox_by_tenant)
+        digits = keys.msisdn_digits(msisdn)
+        if digits:
+            txn.delete(keys.msisdn_key(digits, keys.TAG_OUTBOX, entry_id), db=self.by_msisdn)
 
     # ------------------------------------------------------------------ dead letters
 
@@ -500,6 +544,11 @@ def iter_keys(txn: lmdb.Transaction, db: Any, prefix: bytes, *, after: bytes | N
         yield key
         if not cur.next():
             return
+
+
+def _outbox_msisdn(f: list[Any]) -> str | None:
+    """The msisdn of a decoded outbox array (older, shorter arrays have none)."""
+    return f[O_MSISDN] if len(f) > O_MSISDN else None
 
 
 def _message_numbers(f: list[Any]) -> tuple[str, ...]:
