@@ -33,6 +33,7 @@ from smsswitch.carrier.simulator import CarrierSimulator
 from smsswitch.config import DaemonConfig
 from smsswitch.config_load import load_config
 from smsswitch.core.switch import Switch
+from smsswitch.gctune import tune_for_daemon
 from smsswitch.http.api import EdgeServices, RestApi
 from smsswitch.http.app import EdgeApp, Readiness, serve_http
 from smsswitch.http.auth import ApiKey, KeyRing
@@ -243,6 +244,7 @@ class Daemon:
             )
             nursery.start_soon(self.api.run)
             self.edge.api = self.api
+        tune_for_daemon()  # start-up's objects live for good: keep the collector off them
         self.readiness.set(True, "ready")
         self.notifier.notify(READY=1, STATUS=f"serving {len(config.tenants)} tenants, {len(self.connectors)} connectors")
 
