@@ -2,7 +2,10 @@
 
 `submits_sent` must not wait for the disk, so the QUEUED → SUBMITTED marks go to a bounded
 buffer that one task commits in batches (a mark that cannot be buffered is only a lost
-"sent" note: the message is still resent after a crash, just counted as queued). Final
+"sent" note: the message is still resent after a crash, just counted as queued). A mark
+lingers there for SENT_LINGER first: when the carrier answers within it (the common case),
+the mark is dropped and its outcome's transition counts the attempt instead, so the
+SUBMITTED write leaves the hot path; slow carriers' messages still get their note. Final
 outcomes are committed before `submit_results` returns, one commit per batch: the carrier
 id must be durable before a receipt for it can be matched.
 """
@@ -10,6 +13,7 @@ id must be durable before a receipt for it can be matched.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +35,10 @@ log = structlog.get_logger("smsswitch.core")
 
 #: Most "sent" marks waiting for their commit.
 SENT_BUFFER = 50_000
+#: Seconds a "sent" mark waits before it is written. Only a crash or restart reads it (the
+#: replayed_resent count; QUEUED is resent all the same), and most carriers answer well
+#: within this, so most marks are dropped unwritten.
+SENT_LINGER = 0.5
 _SENT_FROM = frozenset({MessageState.QUEUED})
 _ACCEPTED_FROM = frozenset({MessageState.ACCEPTED, MessageState.QUEUED, MessageState.SUBMITTED})
 #: Attempts at committing a batch of results before giving up on it (disk trouble).
@@ -58,32 +66,50 @@ class CarrierResults:
         self.notify = notify
         self.apply_parked = apply_parked
         self.clock = clock
-        self._sent: list[tuple[str, float]] = []
+        #: Marks not written yet: message id -> when it went on the wire (insertion order).
+        self._sent: dict[str, float] = {}
+        #: (trio deadline, ids) per submits_sent call, oldest first: when to write which marks.
+        self._sent_due: deque[tuple[float, list[str]]] = deque()
+        self._sent_due_ids = 0
         self._sent_wake = trio.Event()
         self.sent_unrecorded = 0
 
     # ------------------------------------------------------------------ on the wire
 
     def submits_sent(self, jobs: list[SubmitJob]) -> None:
-        if len(self._sent) + len(jobs) > SENT_BUFFER:
+        """Buffer the jobs' "sent" marks (never waits: the writer task commits them)."""
+        if self._sent_due_ids + len(jobs) > SENT_BUFFER:
             self.sent_unrecorded += len(jobs)
             return
-        now = self.clock()
-        self._sent.extend((job.message_id, now) for job in jobs)
+        ids = [job.message_id for job in jobs]
+        self._sent.update(dict.fromkeys(ids, self.clock()))
+        self._sent_due.append((trio.current_time() + SENT_LINGER, ids))
+        self._sent_due_ids += len(ids)
         self._sent_wake.set()
 
     async def run_sent_writer(self) -> None:
+        """Write each mark SENT_LINGER after its send, unless its outcome came first."""
         while True:
-            await self._sent_wake.wait()
-            self._sent_wake = trio.Event()
-            await self.flush_sent()
+            if not self._sent_due:
+                await self._sent_wake.wait()
+                self._sent_wake = trio.Event()
+                continue
+            await trio.sleep_until(self._sent_due[0][0])
+            await self.flush_sent(until=trio.current_time())
 
-    async def flush_sent(self) -> None:
-        """Commit the buffered "sent" marks now (the writer task, and shutdown)."""
-        if not self._sent:
+    async def flush_sent(self, until: float | None = None) -> None:
+        """Commit the buffered "sent" marks due by `until` (trio time), all when None (shutdown)."""
+        due, sent = self._sent_due, self._sent
+        ops: list[Transition] = []
+        while due and (until is None or due[0][0] <= until):
+            _deadline, ids = due.popleft()
+            self._sent_due_ids -= len(ids)
+            for mid in ids:
+                at = sent.pop(mid, None)
+                if at is not None:  # None: its outcome came first and counted the attempt
+                    ops.append(Transition(mid, MessageState.SUBMITTED, at, count_attempt=True, expect=_SENT_FROM))
+        if not ops:
             return
-        batch, self._sent = self._sent, []
-        ops = [Transition(mid, MessageState.SUBMITTED, at, count_attempt=True, expect=_SENT_FROM) for mid, at in batch]
         try:
             await self.journal.commit(ops)
         except JournalError as exc:
@@ -93,6 +119,10 @@ class CarrierResults:
     @property
     def sent_pending(self) -> int:
         return len(self._sent)
+
+    def _outcome_counts(self, message_id: str) -> bool:
+        """Drop the message's unwritten "sent" mark; True when its outcome must count the attempt."""
+        return self._sent.pop(message_id, None) is not None
 
     # ------------------------------------------------------------------ outcomes
 
@@ -105,21 +135,24 @@ class CarrierResults:
         needs_record = [r.job.message_id for r in results if r.outcome is not SubmitOutcome.ACCEPTED]
         records = self._records(needs_record) if needs_record else {}
         stats = self.stats
+        counts = self._outcome_counts
         for result in results:
             job = result.job
             stats.carrier_results[(connector, result.outcome.value)] += 1
             if result.latency is not None:
                 stats.carrier_latency.observe(result.latency)
+            counted = counts(job.message_id)
             if result.outcome is SubmitOutcome.ACCEPTED and result.carrier_message_id:
                 ops.append(
                     Transition(job.message_id, MessageState.ENROUTE, now, connector=connector,
-                               carrier_id=result.carrier_message_id, expect=_ACCEPTED_FROM)
+                               carrier_id=result.carrier_message_id, expect=_ACCEPTED_FROM, count_attempt=counted)
                 )  # fmt: skip
                 accepted_ids.append(result.carrier_message_id)
                 continue
             record = records.get(job.message_id)
             if record is None or record.state.terminal:
                 continue
+            first_op = len(ops)
             if result.outcome is SubmitOutcome.ACCEPTED:  # ESME_ROK without an id: cannot correlate
                 self._end(record, MessageState.UNKNOWN, now, 0, "carrier gave no message id", ops, tenants)
             elif result.outcome is SubmitOutcome.REJECTED:
@@ -147,6 +180,8 @@ class CarrierResults:
                     self._end(record, MessageState.UNDELIVERABLE, now, result.command_status,
                               f"gave up at {connector}: {result.detail}", ops, tenants,
                               dead_letter=f"gave up: {result.detail or 'no carrier took it'}")  # fmt: skip
+            if counted and len(ops) > first_op:
+                ops[first_op].count_attempt = True  # the Transition this outcome just added
         if ops and not await self._commit(ops, connector):
             for result in results:
                 self.feeder.handed.pop(result.job.message_id, None)
