@@ -120,6 +120,7 @@ class GroupCommitWriter:
                 raise JournalUnavailableError("journal writer is stopped")
             self._queue.append(request)
             if self._idle:
+                self._idle = False  # one notify per idle spell: Condition.notify is Python code
                 self._cond.notify()
 
     def stop(self) -> None:
