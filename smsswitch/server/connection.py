@@ -99,6 +99,7 @@ _SUBMIT_LIKE = frozenset(
     int(c) for c in (C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM)
 )
 _DELIVER_SM = int(C.DELIVER_SM)
+_ROK = int(S.ESME_ROK)
 
 
 @attrs.define(eq=False)
@@ -271,7 +272,14 @@ class TenantConnection:
     async def _flush(self) -> None:
         """Write everything the session has queued, in one send. A peer that has not read
         for response_timeout is dead: the connection ends rather than wait forever."""
-        async with self._send_lock:
+        if not self.session.has_data_to_send:
+            return  # most calls (after a read, a timer tick) have nothing: no lock, no checkpoint
+        lock = self._send_lock
+        try:
+            lock.acquire_nowait()  # uncontended, the usual case: skips acquire()'s reschedule
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
             data = self.session.data_to_send()
             if not data:
                 return
@@ -284,13 +292,16 @@ class TenantConnection:
                 self._end("write_timeout")
                 return
             self._write_cut = False
+        finally:
+            lock.release()
 
     # ------------------------------------------------------------ reader
 
     async def _read_loop(self) -> None:
         session = self.session
         while True:
-            await self._wait_for_room(1)
+            if self._outstanding and self._outstanding >= self._window:
+                await self._wait_for_room(1)
             data = await self.stream.receive_some(READ_SIZE)
             events = session.receive_data(data, trio.current_time())
             if events:
@@ -307,7 +318,17 @@ class TenantConnection:
         for event in events:
             kind = type(event)
             if kind is RequestReceived:
-                await self._on_request(event.pdu, batch, wall)  # type: ignore[attr-defined]
+                # Per PDU, no coroutine: only a window overflow needs to await.
+                work = self._on_request(event.pdu, wall)  # type: ignore[attr-defined]
+                if work is None:
+                    continue
+                weight = work.weight
+                if weight and (self._outstanding or batch.weight) and (
+                    self._outstanding + batch.weight + weight > self._window
+                ):
+                    await self._make_room(batch, weight)
+                batch.items.append(work)
+                batch.weight += weight
             elif kind is ResponseReceived:
                 self._on_response(event, answers)  # type: ignore[arg-type]
             elif kind is Refused:
@@ -339,13 +360,14 @@ class TenantConnection:
         if not self._reason:
             self._reason = reason
 
-    async def _on_request(self, pdu: Pdu, batch: _Batch, wall: float) -> None:
+    def _on_request(self, pdu: Pdu, wall: float) -> _Work | None:
+        """The work item for one request (None: answered here already)."""
         command_id = pdu.command_id
         if command_id not in _SUBMIT_LIKE:
             # The state table only lets submit-like requests through once bound; anything
             # else reaching here is a request we do not serve.
             self.session.send_response(pdu, GenericNack(command_status=S.ESME_RINVCMDID))
-            return
+            return None
         entry = self.entry
         assert entry is not None  # submit-like requests are legal only when bound
         if self._draining:
@@ -363,7 +385,7 @@ class TenantConnection:
             work = _Work(pdu, "query", weight=1)
         else:
             work = _Work(pdu, "cancel", weight=1)
-        await self._add(batch, work)
+        return work
 
     def _throttled(self, n: int) -> bool:
         now = trio.current_time()
@@ -386,16 +408,11 @@ class TenantConnection:
             return _Work(pdu, "refuse", plan)
         return _Work(pdu, "multi", requests=plan.requests, multi=plan, weight=len(plan.requests))
 
-    async def _add(self, batch: _Batch, work: _Work) -> None:
-        """Append to the batch; when it would overflow the window, send the batch first and
-        wait for room (the reader stops here, so the socket is not read meanwhile)."""
-        weight = work.weight
-        held = self._outstanding + batch.weight
-        if weight and held and held + weight > self._window:
-            await self._dispatch(batch)
-            await self._wait_for_room(weight)
-        batch.items.append(work)
-        batch.weight += weight
+    async def _make_room(self, batch: _Batch, weight: int) -> None:
+        """The next item would overflow the window: send the batch first and wait for room
+        (the reader stops here, so the socket is not read meanwhile)."""
+        await self._dispatch(batch)
+        await self._wait_for_room(weight)
 
     async def _dispatch(self, batch: _Batch) -> None:
         if not batch.items:
@@ -406,11 +423,15 @@ class TenantConnection:
         self._batches_pending += 1
         if self._outstanding > self.ctx.stats.max_outstanding:
             self.ctx.stats.max_outstanding = self._outstanding
-        self._reader_blocked = True
         try:
-            await self._batch_in.send(items)
-        finally:
-            self._reader_blocked = False
+            # Room in the queue (the usual case): no checkpoint here, the next read yields.
+            self._batch_in.send_nowait(items)
+        except trio.WouldBlock:
+            self._reader_blocked = True
+            try:
+                await self._batch_in.send(items)
+            finally:
+                self._reader_blocked = False
 
     async def _wait_for_room(self, weight: int) -> None:
         if self._outstanding and self._outstanding + weight > self._window:
@@ -538,21 +559,22 @@ class TenantConnection:
         answers = await self._core_submit(requests) if requests else []
         next_answer = 0
         session = self.session
-        stats = self.ctx.stats
+        counts: dict[int, int] = {}  # status -> answers: one stats call per status, not per item
         for item in items:
             kind = item.kind
             if kind == "refuse":
-                response: Pdu = item.request.response_class(command_status=item.status)  # type: ignore[misc]
-                stats.count_submit(item.status)
+                status = item.status
+                response: Pdu = item.request.response_class(command_status=status)  # type: ignore[misc]
+                counts[status] = counts.get(status, 0) + 1
             elif kind == "submit" or kind == "data":
                 answer = answers[next_answer]
                 next_answer += 1
+                status = answer.status
                 response_class = SubmitSmResp if kind == "submit" else DataSmResp
                 response = response_class(
-                    command_status=answer.status,
-                    message_id=answer.message_id if answer.status == S.ESME_ROK else "",
+                    command_status=status, message_id=answer.message_id if status == _ROK else ""
                 )
-                stats.count_submit(answer.status)
+                counts[status] = counts.get(status, 0) + 1
             elif kind == "multi":
                 count = len(item.requests)
                 response = self._multi_response(item, answers[next_answer : next_answer + count])
@@ -560,6 +582,9 @@ class TenantConnection:
             else:
                 response = await self._other_request(item)
             session.send_response(item.request, response)
+        count_submit = self.ctx.stats.count_submit
+        for status, n in counts.items():
+            count_submit(status, n)
         await self._flush()
 
     async def _core_submit(self, requests: list[SubmitRequest]) -> list[SubmitAnswer]:

@@ -64,6 +64,12 @@ _SENDER_ALNUM_MAX = 11
 _SAR_TAGS = (Tag.SAR_MSG_REF_NUM, Tag.SAR_TOTAL_SEGMENTS, Tag.SAR_SEGMENT_SEQNUM)
 # TLVs whose meaning moves into SubmitRequest fields instead of travelling on as TLVs.
 _CONSUMED_TAGS = frozenset({int(Tag.MESSAGE_PAYLOAD), *(int(t) for t in _SAR_TAGS)})
+# Plain ints for the per-PDU lookups: an enum attribute read costs a class-dict walk each time.
+_MESSAGE_PAYLOAD = int(Tag.MESSAGE_PAYLOAD)
+_USER_MESSAGE_REFERENCE = int(Tag.USER_MESSAGE_REFERENCE)
+_QOS_TIME_TO_LIVE = int(Tag.QOS_TIME_TO_LIVE)
+_UCS2 = Alphabet.UCS2
+_NO_TIMES = (None, None)
 
 
 @attrs.frozen
@@ -158,7 +164,7 @@ def _check_body(
         alphabet = alphabet_for(data_coding)
     except DataCodingError:
         return S.ESME_RINVDCS
-    payload_tlv = tlvs.get(Tag.MESSAGE_PAYLOAD)
+    payload_tlv = tlvs.get(_MESSAGE_PAYLOAD) if tlvs else None
     if payload_tlv is not None:
         if short_message:
             return S.ESME_RINVPARLEN  # 3.4 5.3.2.32: with message_payload, sm_length must be 0
@@ -173,7 +179,7 @@ def _check_body(
             return S.ESME_RINVMSGLEN
         if udh.concat is not None:
             part = (udh.concat.reference, udh.concat.total, udh.concat.sequence)
-    if alphabet is Alphabet.UCS2 and len(text) % 2:
+    if alphabet is _UCS2 and len(text) % 2:
         return S.ESME_RINVMSGLEN
     if part is None and tlvs:
         sar = _sar_part(tlvs)
@@ -196,6 +202,8 @@ def _sar_part(tlvs: dict[int, Any]) -> tuple[int, int, int] | None | int:
 
 
 def _check_times(schedule_text: str, validity_text: str, now: float) -> tuple[float | None, float | None] | int:
+    if not schedule_text and not validity_text:
+        return _NO_TIMES  # the usual submit: deliver now, default validity
     try:
         schedule = parse_smpp_time(schedule_text, now)
     except SmppTimeError:
@@ -216,7 +224,9 @@ def _carried_tlvs(tlvs: dict[int, Any]) -> dict[int, Any]:
 
 
 def _client_reference(tlvs: dict[int, Any]) -> str | None:
-    ref = tlvs.get(Tag.USER_MESSAGE_REFERENCE)
+    if not tlvs:
+        return None
+    ref = tlvs.get(_USER_MESSAGE_REFERENCE)
     return None if ref is None else str(ref)
 
 
@@ -331,7 +341,7 @@ def validate_data_sm(pdu: DataSm, tenant: TenantEntry, now: float) -> SubmitRequ
     body = _check_body(b"", pdu.tlvs, pdu.esm_class, pdu.data_coding)
     if isinstance(body, int):
         return body
-    ttl = pdu.tlvs.get(Tag.QOS_TIME_TO_LIVE)
+    ttl = pdu.tlvs.get(_QOS_TIME_TO_LIVE)
     return SubmitRequest(
         source=source,
         destination=destination,
@@ -346,7 +356,7 @@ def validate_data_sm(pdu: DataSm, tenant: TenantEntry, now: float) -> SubmitRequ
         validity=now + ttl if ttl else None,
         part=body[1],
         service_type=pdu.service_type,
-        tlvs={k: v for k, v in _carried_tlvs(pdu.tlvs).items() if k != Tag.QOS_TIME_TO_LIVE},
+        tlvs={k: v for k, v in _carried_tlvs(pdu.tlvs).items() if k != _QOS_TIME_TO_LIVE},
         client_reference=_client_reference(pdu.tlvs),
     )
 

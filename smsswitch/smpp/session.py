@@ -285,6 +285,11 @@ class Session:
             else:
                 self._enter(new_state)
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """True when data_to_send() would return bytes (a cheap check before a write)."""
+        return bool(self._out)
+
     def data_to_send(self) -> bytes:
         """Everything queued since the last call, to be written in one send."""
         out = self._out
