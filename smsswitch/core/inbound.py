@@ -6,13 +6,16 @@ parked, never refused: a carrier told "error" resends forever.
 
 An MO that earns an automatic answer (smsswitch.core.autoreplies) gets it journalled in the
 same commit as the MO itself, and handed to the connectors once that commit is durable.
+
+The receipts a batch owes tenants are handed to the outbox dispatcher in memory once their
+commit landed (claimed before it), so it need not read them back from the journal.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -27,7 +30,7 @@ from smsswitch.core.views import MessageView, read_view
 from smsswitch.journal.errors import JournalError
 from smsswitch.journal.journal import Journal
 from smsswitch.journal.ops import AckOutbox, AddOutbox, DeadLetterOutbox
-from smsswitch.journal.records import OutboxKind
+from smsswitch.journal.records import OutboxEntry, OutboxKind
 from smsswitch.numbers import parse_number
 from smsswitch.routing.table import RouteTable
 from smsswitch.smpp.concat import parse_udh
@@ -41,6 +44,9 @@ from smsswitch.smpp.constants import (
 from smsswitch.smpp.pdu import DataSm, DeliverSm
 from smsswitch.smpp.receipt import parse_receipt
 from smsswitch.smpp.text import Alphabet, DataCodingError, decode_text, encode_text
+
+if TYPE_CHECKING:
+    from smsswitch.core.outbox import OutboxDispatcher
 
 log = structlog.get_logger("smsswitch.core")
 
@@ -65,10 +71,13 @@ class CarrierInbound:
         *,
         clock: Callable[[], float] = time.time,
         replies: AutoReplies | None = None,
+        outbox: OutboxDispatcher | None = None,
     ) -> None:
         self.journal = journal
         self.owed = owed
         self.replies = replies
+        #: takes receipts in memory after their commit; None: `notify` only (disk).
+        self.outbox = outbox
         self.parked = parked
         self.routes = routes
         self.notify = notify
@@ -87,6 +96,7 @@ class CarrierInbound:
         tenants: set[str] = set()
         newly_parked: list[ParkedReceipt] = []
         pending: list[Pending] = []  # auto-replies riding in this batch's commit
+        fresh: list[tuple[int, list[OutboxEntry]]] = []  # (index of the Transition, its receipts)
         opt_out = False
         store = self.journal.store
         table: RouteTable | None = None
@@ -104,7 +114,7 @@ class CarrierInbound:
                         if parked is not None:
                             newly_parked.append(parked)
                     else:
-                        self._finish(record, receipt, now, ops, tenants)
+                        self._finish(record, receipt, now, ops, tenants, fresh)
                         self.stats.receipts_in["matched"] += 1
                     continue
                 if is_receipt(pdu):  # says it is one, but we cannot read it
@@ -115,18 +125,29 @@ class CarrierInbound:
                 opt_out |= self._mo(connector, pdu, quirks, table, now, ops, tenants, pending)
         if ops:
             claimed = self.replies.claim(pending) if pending and self.replies else []
+            owed = [e for _, entries in fresh for e in entries]
+            if owed:
+                self.outbox.claim(owed)  # type: ignore[union-attr]
             try:
-                await self.journal.commit(ops)
+                results = await self.journal.commit(ops)
             except JournalError as exc:
                 if claimed:
                     self.replies.release(claimed, landed=False)  # type: ignore[union-attr]
+                if owed:
+                    self.outbox.hand_over(owed, ())  # type: ignore[union-attr]
                 self.stats.journal_errors += 1
                 log.warning("carrier.deliver_not_journalled", connector=connector, count=len(pdus), error=str(exc))
                 return [_RETRY_LATER] * len(pdus)
             except BaseException:
                 if claimed:  # cancelled mid-commit: it may still land; the refill pass sends them
                     self.replies.release(claimed, landed=True)  # type: ignore[union-attr]
+                if owed:  # the same: the disk pager finds them if they landed
+                    self.outbox.hand_over(owed, None)  # type: ignore[union-attr]
                 raise
+            if owed:
+                # A duplicate receipt's Transition does not apply, and its receipt never lands.
+                landed = {e.id for index, entries in fresh if results[index] for e in entries}
+                self.outbox.hand_over(owed, landed)  # type: ignore[union-attr]
         if pending:
             self.replies.hand_over(pending)  # type: ignore[union-attr]
         self.opt_outs_seen |= opt_out
@@ -153,14 +174,22 @@ class CarrierInbound:
             return None
         return read_carrier_receipt(pdu, quirks)
 
-    def _finish(self, record: MessageView, receipt: CarrierReceipt, now: float, ops: list, tenants: set) -> None:
+    def _finish(
+        self, record: MessageView, receipt: CarrierReceipt, now: float, ops: list, tenants: set,
+        fresh: list[tuple[int, list[OutboxEntry]]] | None = None,
+    ) -> None:
+        """Owe the final state's receipt: SMPP ones go to `fresh` (handed over in memory
+        after the commit) when there is a dispatcher to take them; others wake `notify`."""
         assert receipt.state is not None
         op, entries = self.owed.finish(
             record, receipt.state, now, error=receipt.error, detail=f"receipt {receipt.stat}".strip()
         )
-        ops.append(op)
         if entries:
-            tenants.add(record.tenant)
+            if fresh is not None and self.outbox is not None and all(e.kind is OutboxKind.RECEIPT for e in entries):
+                fresh.append((len(ops), entries))
+            else:
+                tenants.add(record.tenant)
+        ops.append(op)
         self.stats.final_states[receipt.state.name] += 1
         self.stats.end_to_end.observe(now - record.created)
 

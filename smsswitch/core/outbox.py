@@ -1,17 +1,23 @@
 """Delivers what tenants are owed (receipts, MO) to their bound receiver/transceiver sessions.
 
-One task for all tenants. Per tenant it pages the journal's outbox oldest first, only as
-many entries as the tenant's outlets have room for, spreading them over the outlets.
+One task for all tenants. A receipt whose commit just landed is handed over in memory
+(`claim` before that commit, `hand_over` after it) and offered from a bounded per-tenant
+"fresh" queue, so the hot path never reads back what it just wrote. The disk is the truth:
+the journal's outbox is paged (oldest first, only as many entries as the tenant's outlets
+have room for) when a tenant binds, when entries arrived another way (`notify`), when the
+fresh queue overflowed, and once per second for retries falling due. The pager skips what
+is in memory, in flight or being settled, so each entry is offered once at a time.
 An entry leaves the journal only on the tenant's positive deliver_sm_resp (acks are
 batched into one commit per pass); a negative answer or a timeout reschedules it with
-backoff; a tenant without outlets keeps everything on disk. Memory is bounded by the
-outlets' room: nothing is loaded that cannot be offered now.
+backoff; a tenant without outlets keeps everything on disk only. Memory is bounded by the
+outlets' room plus the fresh caps.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 import structlog
 import trio
@@ -37,6 +43,10 @@ BACKOFF_FIRST = 2.0
 BACKOFF_MAX = 300.0
 #: Pass at least this often (retries falling due); everything else wakes the task itself.
 IDLE_PASS = 1.0
+#: Entries kept in memory after their commit, per tenant and in all; beyond that the disk
+#: pager takes over (the memory copy is simply not kept).
+FRESH_PER_TENANT = 2000
+FRESH_TOTAL = 10000
 
 
 def backoff(attempts: int) -> float:
@@ -68,9 +78,15 @@ class OutboxDispatcher:
         self._settling: set[str] = set()
         self._cursor: dict[str, bytes | None] = {}
         self._dirty: set[str] = set()
+        #: tenants whose journal outbox may hold entries that are not in memory: page it.
+        self._disk: set[str] = set()
+        #: committed entries handed over in memory, per tenant, oldest first.
+        self._fresh: dict[str, deque[OutboxEntry]] = {}
+        #: ids of those, and of entries claimed by a commit in flight: the pager leaves them.
+        self._held: set[str] = set()
         self._rr: dict[str, int] = {}
         self._wake = trio.Event()
-        self.counts = {"offered": 0, "acked": 0, "nacked": 0, "timeouts": 0, "lost": 0}
+        self.counts = {"offered": 0, "acked": 0, "nacked": 0, "timeouts": 0, "lost": 0, "from_memory": 0, "fresh_overflow": 0}
 
     # ------------------------------------------------------------------ server side
 
@@ -86,6 +102,7 @@ class OutboxDispatcher:
             outlets.remove(outlet)
         if not outlets:
             self.outlets.pop(name, None)
+            self._drop_fresh(name)  # nobody to offer them to: the disk keeps them
         for delivery in unanswered:
             self.inflight.pop(delivery.entry_id, None)
         # Anything else still recorded against this outlet will never be answered.
@@ -112,12 +129,60 @@ class OutboxDispatcher:
         self.kick()
 
     def notify(self, tenant: str) -> None:
-        """New entries for `tenant` (or room): look at it in the next pass."""
+        """New entries for `tenant` on disk only (or room): page its outbox in the next pass."""
+        self._disk.add(tenant)
         self._dirty.add(tenant)
         self.kick()
 
     def kick(self) -> None:
         self._wake.set()
+
+    # ------------------------------------------------------------------ in-memory hand-over
+
+    def claim(self, entries: Iterable[OutboxEntry]) -> None:
+        """Before the commit that adds `entries`: the pager must not offer them from disk
+        meanwhile, or `hand_over` would offer them a second time."""
+        self._held.update(e.id for e in entries)
+
+    def hand_over(self, entries: Iterable[OutboxEntry], landed: Collection[str] | None) -> None:
+        """After that commit: keep the ones that `landed` (ids; None = unknown, e.g. the
+        commit was cancelled) in memory to offer them without reading them back. What is
+        not kept is left to the disk pager."""
+        tenants: set[str] = set()
+        for entry in entries:
+            self._held.discard(entry.id)
+            tenants.add(entry.tenant)
+            if landed is None:
+                self._disk.add(entry.tenant)
+            elif entry.id in landed:
+                self._keep(entry)
+        for name in tenants:
+            self._dirty.add(name)
+        self.kick()
+
+    def _keep(self, entry: OutboxEntry) -> None:
+        """Queue a landed entry in memory, or fall back to the disk when there is no
+        outlet or no memory budget left."""
+        name = entry.tenant
+        if entry.kind not in SMPP_KINDS or name not in self.outlets:
+            self._disk.add(name)
+            return
+        queue = self._fresh.get(name)
+        if queue is None:
+            queue = self._fresh[name] = deque()
+        if len(queue) >= FRESH_PER_TENANT or len(self._held) >= FRESH_TOTAL:
+            self.counts["fresh_overflow"] += 1
+            self._disk.add(name)
+            return
+        queue.append(entry)
+        self._held.add(entry.id)
+
+    def _drop_fresh(self, name: str) -> None:
+        """Forget the tenant's in-memory entries (they are on disk) and page the disk."""
+        queue = self._fresh.pop(name, None)
+        if queue:
+            self._held.difference_update(e.id for e in queue)
+        self._disk.add(name)
 
     # ------------------------------------------------------------------ the task
 
@@ -132,6 +197,7 @@ class OutboxDispatcher:
             if sweep:
                 last_sweep = trio.current_time()
                 self.expire_stale_flights()
+                self._disk.update(self.outlets)  # retries falling due
             self.fill(self._take_dirty(sweep))
 
     def _take_dirty(self, sweep: bool) -> list[str]:
@@ -176,31 +242,69 @@ class OutboxDispatcher:
                 self._fill_tenant(name, outlets)
 
     def _fill_tenant(self, name: str, outlets: list[DeliveryOutlet]) -> None:
+        """Offer the tenant's fresh entries first, then (if the disk may hold more) paged ones."""
         room = sum(o.room() for o in outlets)
         now = self.clock()
-        entries = self._page(name, room, now)
-        rr = self._rr.get(name, 0)
-        for entry in entries:
-            for _ in range(len(outlets)):
-                outlet = outlets[rr % len(outlets)]
-                rr += 1
-                if outlet.room() > 0 and outlet.offer(OutboundDelivery(entry.id, deliver_sm_of(entry.payload))):
-                    self.inflight[entry.id] = _Flight(name, outlet, now, entry.attempts)
-                    self.counts["offered"] += 1
-                    break
-            else:
-                break  # every outlet is full
-        self._rr[name] = rr
+        entries = self._take_fresh(name, room, now)
+        if len(entries) < room and name in self._disk:
+            entries += self._page(name, room - len(entries), now, {e.id for e in entries})
+        if entries:
+            self._offer(name, outlets, entries, now)
 
-    def _page(self, name: str, room: int, now: float) -> list[OutboxEntry]:
-        """Up to `room` deliverable entries of `name`, oldest first, continuing after the
-        last one offered; back to the oldest once the end is reached (retries)."""
+    def _take_fresh(self, name: str, room: int, now: float) -> list[OutboxEntry]:
+        """Up to `room` of the tenant's in-memory entries, oldest first."""
+        queue = self._fresh.get(name)
+        if not queue:
+            return []
         out: list[OutboxEntry] = []
-        taken: set[str] = set()
+        held, inflight, settling = self._held, self.inflight, self._settling
+        while queue and len(out) < room:
+            entry = queue.popleft()
+            held.discard(entry.id)
+            if entry.id in inflight or entry.id in settling:
+                continue  # cannot happen while claims hold; never offer an entry twice
+            if entry.expires is not None and entry.expires <= now:
+                self._disk.add(name)  # the expirer dead-letters it from disk
+                continue
+            out.append(entry)
+        self.counts["from_memory"] += len(out)
+        return out
+
+    def _offer(self, name: str, outlets: list[DeliveryOutlet], entries: list[OutboxEntry], now: float) -> None:
+        """Spread `entries` evenly over the outlets (taking turns which one goes first)."""
+        count = len(outlets)
+        start = self._rr.get(name, 0) % count
+        self._rr[name] = start + 1
+        order = outlets[start:] + outlets[:start]
+        inflight = self.inflight
+        pos = 0
+        total = len(entries)
+        for turn in range(2):  # the second turn fills what the even split left over
+            for k, outlet in enumerate(order):
+                left = total - pos
+                if left <= 0:
+                    break
+                share = min(outlet.room(), left if turn else -(-left // (count - k)))
+                for entry in entries[pos : pos + share]:
+                    if not outlet.offer(OutboundDelivery(entry.id, deliver_sm_of(entry.payload))):
+                        break
+                    inflight[entry.id] = _Flight(name, outlet, now, entry.attempts)
+                    pos += 1
+        self.counts["offered"] += pos
+        if pos < total:  # outlets refused (going away): the disk still has them
+            self._disk.add(name)
+            self._cursor[name] = None
+
+    def _page(self, name: str, room: int, now: float, taken: set[str]) -> list[OutboxEntry]:
+        """Up to `room` deliverable entries of `name`, oldest first, continuing after the
+        last one offered; back to the oldest once the end is reached (retries). Having
+        looked at everything, the tenant's disk needs no pass until told otherwise."""
+        out: list[OutboxEntry] = []
         store = self.journal.store
         prefix = keys.tenant_prefix(name)
         skip_ids = self.inflight
         settling = self._settling
+        held = self._held
         examined = 0
         after = self._cursor.get(name)
         with self.journal.read() as txn:
@@ -209,7 +313,7 @@ class OutboxDispatcher:
                     examined += 1
                     entry_id = key[len(prefix) :].decode()
                     after = key
-                    if entry_id not in skip_ids and entry_id not in settling and entry_id not in taken:
+                    if entry_id not in skip_ids and entry_id not in settling and entry_id not in held and entry_id not in taken:
                         raw = txn.get(entry_id.encode(), db=store.outbox)
                         if raw is not None:
                             entry = decode_outbox(raw)
@@ -223,7 +327,11 @@ class OutboxDispatcher:
                 if wrapped == 0 and self._cursor.get(name) is None:
                     break
         self._cursor[name] = None
+        self._disk.discard(name)
         return out
 
     def depth(self) -> dict[str, int]:
-        return {"inflight": len(self.inflight), "settling": len(self._settling), "outlets": sum(map(len, self.outlets.values()))}
+        return {
+            "inflight": len(self.inflight), "settling": len(self._settling), "fresh": len(self._held),
+            "outlets": sum(map(len, self.outlets.values())),
+        }  # fmt: skip

@@ -113,7 +113,7 @@ class Switch:
         self.autoreplies = AutoReplies(self.feeder, journal.new_id, self.stats_, self.current_policy, self.replier, self.rng)
         self.inbound = CarrierInbound(
             config, journal, self.owed, self.parked, self.current_routes, self._notify, self.stats_, clock=clock,
-            replies=self.autoreplies,
+            replies=self.autoreplies, outbox=self.outbox,
         )  # fmt: skip
         self.results = CarrierResults(
             journal, self.feeder, self.owed, self.stats_, self.route_record, self._notify,
