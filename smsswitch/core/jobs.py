@@ -7,6 +7,8 @@ with the tenant's TON/NPI.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from smsswitch.carrier.api import SubmitJob
 from smsswitch.journal.records import HistoryEntry, MessageRecord, MessageState, PartInfo
 from smsswitch.numbers import NumberInfo
@@ -77,12 +79,20 @@ def new_record(
         schedule=request.schedule,
         route=route,
         connector=connector,
-        history=(HistoryEntry(MessageState.ACCEPTED, now), HistoryEntry(MessageState.QUEUED, now, connector)),
+        history=_accepted_history(now, connector),
+        updated=now,  # what the field's default computes, without its per-record call
         client_ref=request.client_reference,
         service_type=request.service_type,
         tlvs=tuple(request.tlvs.items()),
         template=template,
     )
+
+
+@lru_cache(maxsize=64)
+def _accepted_history(now: float, connector: str) -> tuple[HistoryEntry, ...]:
+    """ACCEPTED then QUEUED at `now`: the same for every record of one accepted batch (one
+    `now`), so built once per batch and connector; entries are frozen, sharing is safe."""
+    return (HistoryEntry(MessageState.ACCEPTED, now), HistoryEntry(MessageState.QUEUED, now, connector))
 
 
 def reply_record(

@@ -100,6 +100,8 @@ _SUBMIT_LIKE = frozenset(
 )
 _DELIVER_SM = int(C.DELIVER_SM)
 _ROK = int(S.ESME_ROK)
+#: The `requests` of work the core does not see (shared: never mutated).
+_NO_REQUESTS: list[SubmitRequest] = []
 
 
 @attrs.define(eq=False)
@@ -116,21 +118,33 @@ class ConnectionContext:
     wall_clock: Callable[[], float] = time.time
 
 
-@attrs.define(slots=True, eq=False)
 class _Work:
     """One tenant request on its way through the submitter, answered in arrival order.
 
     kind: refuse (answer `status` now), submit, data, multi, query, cancel, replace.
     `weight` is what it counts against the window (requests the core will see).
+    A plain slotted class: one is built per PDU, and attrs' factory default costs more.
     """
 
-    request: Pdu
-    kind: str
-    status: int = 0
-    requests: list[SubmitRequest] = attrs.field(factory=list)
-    multi: MultiPlan | None = None
-    replace: ReplacePlan | None = None
-    weight: int = 0
+    __slots__ = ("request", "kind", "status", "requests", "multi", "replace", "weight")
+
+    def __init__(
+        self,
+        request: Pdu,
+        kind: str,
+        status: int = 0,
+        requests: list[SubmitRequest] | None = None,
+        multi: MultiPlan | None = None,
+        replace: ReplacePlan | None = None,
+        weight: int = 0,
+    ) -> None:
+        self.request = request
+        self.kind = kind
+        self.status = status
+        self.requests = _NO_REQUESTS if requests is None else requests
+        self.multi = multi
+        self.replace = replace
+        self.weight = weight
 
 
 class _Batch:
