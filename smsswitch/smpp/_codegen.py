@@ -238,6 +238,7 @@ def _namespace(cls: type[Pdu]) -> dict[str, Any]:
         "_enc_error": _enc_error,
         "SM_MAX": SHORT_MESSAGE_MAX,
         "NUL": b"\0",
+        "NUL_CHAR": "\0",
         "EMPTY": b"",
     }
 
@@ -258,6 +259,10 @@ def decoder_source(cls: type[Pdu]) -> str:
         return _lenient_decoder_source(cls)
     out = ["def decode(buf, end, seq, status):", "    pos = 16"]
     steps = _plan(cls)
+    if any(kind == "cstr" for kind, _, _ in steps):
+        # One latin-1 decode of the frame, then a str slice per C-string: cheaper than a
+        # bytes slice plus a decode for each (latin-1 maps octet i to character i).
+        out.append("    text = buf.decode('latin-1')")
     if steps:
         out.append("    try:")
     for kind, names, wire in steps:
@@ -267,11 +272,11 @@ def decoder_source(cls: type[Pdu]) -> str:
             out += [
                 "        if pos >= end:",
                 f"            raise _truncated(seq, CMD, {name!r})",
-                f"        nul = buf.find(NUL, pos, pos + {wire.max_size})",
+                f"        nul = text.find(NUL_CHAR, pos, pos + {wire.max_size})",
                 "        if nul < 0:",
                 f"            raise _bad_cstr(buf, pos, end, seq, CMD, GEN, {wire.max_size},"
                 f" {int(wire.status)}, {name!r})",
-                f"        {name} = buf[pos:nul].decode('latin-1')",
+                f"        {name} = text[pos:nul]",
                 "        pos = nul + 1",
             ]
         elif kind == "ints" or kind == "ints_sm":
