@@ -122,6 +122,9 @@ class _Connection:
         self.line_wake = trio.Event()
         self.line_lock = trio.Lock()
         self.answered_submits = 0
+        # When the read holding the answered submits arrived: their delay counts from then,
+        # not from when we finished decoding and answering them (that is our CPU, not the link).
+        self.read_at = -math.inf
         self.session = Session(
             Role.SMSC,
             window=max(1, window),
@@ -163,8 +166,9 @@ class _Connection:
                 return
             line = self.line
             if submits or line:
-                # Submit answers wait `delay`; anything else queues behind them, in order.
-                due = self.clock() + self.delay if submits else line[-1][0]
+                # Submit answers wait `delay` from their arrival; anything else queues behind
+                # them, in order (max: the line's due times never go backwards).
+                due = max(self.read_at + self.delay, line[-1][0] if line else -math.inf) if submits else line[-1][0]
                 line.append((due, data, submits))
                 self.line_submits += submits
                 self.line_wake.set()
@@ -378,7 +382,8 @@ class CarrierSimulator:
             await self._wait_out_stall()
             data = await stream.receive_some(RECEIVE_SIZE)
             await self._wait_out_stall()  # a stall that began while we were waiting for bytes
-            events = session.receive_data(data, clock())
+            conn.read_at = clock()
+            events = session.receive_data(data, conn.read_at)
             # Every read is answered in full before the next: what is open is this read's
             # submits plus the answers still on their way (response_delay).
             submits = sum(1 for e in events if type(e) is RequestReceived and e.pdu.__class__ is SubmitSm)
@@ -422,7 +427,7 @@ class CarrierSimulator:
                         stats.stalls += 1
                         await conn.flush()
                         await trio.sleep(self.config.stall_for)
-                        now = self.clock()
+                        now = conn.read_at = self.clock()
                 else:
                     # query_sm, cancel_sm, replace_sm, data_sm, submit_multi: not simulated.
                     session.send_response(pdu, make_response(pdu, CommandStatus.ESME_RINVCMDID))
