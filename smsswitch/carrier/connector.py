@@ -125,6 +125,19 @@ class Connector:
         """Queue `job` if there is room now; False when full or stopping."""
         return self.queue.try_put(job)
 
+    def room(self) -> int:
+        """New jobs that fit in the queue now, beside the room promised with `reserve`."""
+        return self.queue.room()
+
+    async def reserve(self, count: int) -> int:
+        """Wait until `count` new jobs fit in the queue and promise the room (see
+        `JobQueue.reserve`): the core holds a tenant here rather than journal messages that
+        could only wait on disk. Returns the room promised, for `release`."""
+        return await self.queue.reserve(count)
+
+    def release(self, count: int) -> None:
+        self.queue.release(count)
+
     async def stop(self, grace: float) -> list[SubmitJob]:
         """Stop taking jobs, let the windows drain for up to `grace` seconds, unbind, and
         return every job that has no final outcome: the queued ones (never sent, or sent and

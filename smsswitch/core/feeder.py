@@ -8,13 +8,24 @@ replayed after a restart, and ends those whose validity ran out before a carrier
 
 Memory stays bounded: `handed` holds only what the connectors hold (their queues and
 windows), and a pass reads at most PAGE records.
+
+Back-pressure before the disk round trip: a message that finds its connector full costs a
+journal read and decode more when the refill pass pages it back (measured: the dearest part
+of the daemon when tenants outrun the carrier). So `admit` holds a tenant's next batch
+before it is accepted, while the connector its messages went to lately is full (or still has
+older messages on disk), until the batch fits - at most HOLD_MAX; then it is accepted
+anyway and waits on disk as before. A connector that is not bound holds nobody: its
+messages wait on disk, and past `max_backlog` tenants are refused (ESME_RMSGQFUL) as
+before. The hold is per tenant, not per connector, because the route is chosen after it:
+it guesses from where the tenant's messages went last.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 
 import structlog
 import trio
@@ -41,6 +52,8 @@ MAX_ROUNDS = 10
 BLOCKED_RETRY = 0.05
 BLOCKED_RETRY_MAX = 1.0
 IDLE_PASS = 5.0
+#: `admit` holds a tenant's batch at most this long for room in its connector's queue.
+HOLD_MAX = 1.0
 
 #: What the refill pass asks of the switch for messages it cannot simply hand over.
 Reroute = Callable[[list[MessageRecord]], Awaitable[None]]
@@ -67,6 +80,11 @@ class Feeder:
         self.full: set[str] = set()
         self.offered = 0
         self.refused = 0
+        #: tenant -> the connector its latest message was offered to (what `admit` waits on).
+        self.lanes: dict[str, str] = {}
+        self.holds = 0
+        self.hold_timeouts = 0
+        self._passed = trio.Event()  # set after each refill pass (`full` may have changed)
         self._health: dict[str, tuple[float, bool]] = {}
         self._wake = trio.Event()
         self._next_due = math.inf
@@ -112,6 +130,7 @@ class Feeder:
             self.note_due(record.schedule)
             return True
         name = record.connector or ""
+        self.lanes[record.tenant] = name
         connector = self.connectors.get(name)
         if connector is not None and (refill or name not in self.full):
             if connector.try_submit(submit_job(record, failover)):
@@ -122,6 +141,33 @@ class Feeder:
         self.full.add(name)
         self.kick()
         return False
+
+    @asynccontextmanager
+    async def admit(self, tenant: str, count: int) -> AsyncIterator[None]:
+        """Hold `tenant`'s batch of `count` messages until the connector its messages went
+        to lately has room for them (see the module docstring); the room stays promised to
+        the batch until the block ends (after its messages were offered)."""
+        name = self.lanes.get(tenant)
+        connector = self.connectors.get(name) if name is not None else None
+        reserve = getattr(connector, "reserve", None)
+        if reserve is None or name is None or not self.is_up(name):
+            yield  # no lane yet, a connector without reservations, or not bound: no hold
+            return
+        promised = 0
+        if name in self.full or connector.room() < count:  # type: ignore[union-attr]
+            self.holds += 1
+        with trio.move_on_after(HOLD_MAX) as scope:
+            while name in self.full:  # older messages on disk go first: the refill pass
+                self.kick()
+                await self._passed.wait()
+            promised = await reserve(count)
+        if scope.cancelled_caught:
+            self.hold_timeouts += 1
+        try:
+            yield
+        finally:
+            if promised:
+                connector.release(promised)  # type: ignore[union-attr]
 
     def offer_job(self, connector_name: str, job: SubmitJob) -> bool:
         connector = self.connectors.get(connector_name)
@@ -180,6 +226,8 @@ class Feeder:
                 await trio.lowlevel.checkpoint()
         self._find_next_due()
         self._retry = BLOCKED_RETRY if self.offered > offered else min(2 * self._retry, BLOCKED_RETRY_MAX)
+        self._passed.set()
+        self._passed = trio.Event()
 
     def _read_due(
         self, state: MessageState, now: float, after: bytes | None

@@ -265,7 +265,10 @@ class Switch:
     # ------------------------------------------------------------------ TenantSink
 
     async def submit(self, bind: BindInfo, requests: list[SubmitRequest]) -> list[SubmitAnswer]:
-        return await self.acceptor.submit(bind, requests)
+        """Accept a batch once its connector has room for it (the feeder's back-pressure:
+        held here, the tenant's reads stop; see `Feeder.admit`)."""
+        async with self.feeder.admit(bind.tenant.name, len(requests)):
+            return await self.acceptor.submit(bind, requests)
 
     async def query(self, bind: BindInfo, message_id: str, source_addr: str) -> QueryAnswer:
         return self.control.query(bind, message_id)
@@ -330,7 +333,9 @@ class Switch:
         out["parked_receipts"] = len(self.parked)
         out["sent_marks_pending"] = self.results.sent_pending
         out["sent_marks_unrecorded"] = self.results.sent_unrecorded
-        out["feeder"] = {"offered": self.feeder.offered, "refused": self.feeder.refused, "blocked": self.feeder.blocked}
+        feeder = self.feeder
+        out["feeder"] = {"offered": feeder.offered, "refused": feeder.refused, "blocked": feeder.blocked,
+                         "holds": feeder.holds, "hold_timeouts": feeder.hold_timeouts}  # fmt: skip
         if self.webhooks is not None:
             out["webhooks"] = dict(self.webhooks.counts)
         replier = self.replier.stats()
