@@ -12,7 +12,6 @@ a correlation index should file and look up a carrier's message id.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 
 import attrs
 
@@ -257,9 +256,6 @@ _MAX_NUMERIC_ID_LENGTH = 64  # SMPP message_id is at most 65 octets with its NUL
 _BLANKS = " \t\r\n\x00"
 
 
-# Memoised: a message's carrier id is worked out when it is filed, when its receipt looks
-# it up and when the final state removes it (those two in one batch); the cache is bounded.
-@lru_cache(maxsize=8192)
 def carrier_id_variants(message_id: str) -> tuple[str, ...]:
     """Forms under which one carrier message id may show up, canonical form first.
 
