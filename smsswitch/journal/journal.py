@@ -5,8 +5,8 @@
         await journal.commit([PutMessage(record)])     # durable when this returns
         journal.get(message_id)                         # cheap read, any thread
 
-Writes go through one group-commit writer thread; reads use LMDB read transactions
-directly (they never block the writer or each other). The trio side bounds the number of
+Writes go through one group-commit writer process; reads use LMDB read transactions
+directly in this process (they never block the writer or each other). The trio side bounds the number of
 requests in flight: `commit` waits for room, `try_commit` raises JournalOverloadedError at
 once so the server can answer ESME_RMSGQFUL instead of queueing without bound.
 """
@@ -81,15 +81,17 @@ class Journal:
         assert self.config is not None
         self._token = trio.lowlevel.current_trio_token()
         self._slots = trio.Semaphore(self.config.max_pending)
-        self._writer = GroupCommitWriter(
-            self._store,
-            self._gate,
+        writer = GroupCommitWriter(
+            self.config.path,
+            map_size=self._store.env.info()["map_size"],
             max_map_size=self.config.max_map_size,
+            sync=self.config.sync,
             max_batch_ops=self.config.max_batch_ops,
             linger=self.config.linger,
             on_trio_done=self._requests_done,
         )
-        self._writer.start()
+        await trio.to_thread.run_sync(writer.start)
+        self._writer = writer
 
     async def aclose(self) -> None:
         """Commit whatever is queued, stop the writer, close the environment."""
@@ -298,6 +300,9 @@ class Journal:
             return self._store.check(txn)
 
     def map_info(self) -> dict[str, int]:
+        """The journal's map as the writer process left it (a read adopts a grown map first)."""
+        with self.read():
+            pass
         info = self._store.env.info()
         stat = self._store.env.stat()
         return {
@@ -309,7 +314,7 @@ class Journal:
 
 @asynccontextmanager
 async def open_journal(config: JournalConfig) -> AsyncIterator[Journal]:
-    """Open (creating if needed) the journal for writing and run its writer thread."""
+    """Open (creating if needed) the journal for writing and run its writer process."""
     env = await trio.to_thread.run_sync(
         lambda: open_env(config.path, map_size=config.initial_map_size, sync=config.sync)
     )
@@ -320,7 +325,11 @@ async def open_journal(config: JournalConfig) -> AsyncIterator[Journal]:
         env.close()
         raise
     journal = Journal(store, MapGate(), config)
-    await journal._start()
+    try:
+        await journal._start()
+    except BaseException:
+        env.close()
+        raise
     try:
         yield journal
     finally:

@@ -11,13 +11,21 @@ builds several. Treat them as values all the same: never change an op once commi
 
 from __future__ import annotations
 
+import pickle
 from typing import Any, ClassVar, Union
 
 import attrs
 import lmdb
 
 from smsswitch.journal import keys
-from smsswitch.journal.records import MessageRecord, MessageState, OutboxEntry
+from smsswitch.journal.records import (
+    MessageRecord,
+    MessageState,
+    OutboxEntry,
+    fields_to_outbox,
+    message_to_fields,
+    outbox_fields,
+)
 from smsswitch.journal.store import Store
 
 
@@ -197,3 +205,72 @@ Op = Union[
     DeleteDeadLetter,
     EraseRef,
 ]
+
+
+# ---------------------------------------------------------------------------- wire form
+#
+# The group-commit writer runs in a process of its own (its Python work no longer shares
+# the daemon's GIL), so ops cross a pipe as msgpack arrays: [code, field, ...]. The ops of
+# every message's life have a compact positional form here; any other op (the HTTP edge's
+# meta records, opt-outs, test ops) crosses as a pickle, which costs more but needs nothing
+# from its module but to be importable in the writer process.
+
+
+@attrs.define
+class PutMessageFields:
+    """PutMessage as the writer process receives it: the record's positional array, which is
+    what the store files anyway (no record object is built on the far side)."""
+
+    fields: list[Any]
+    grows: ClassVar[bool] = True
+
+    def apply(self, store: Store, txn: lmdb.Transaction) -> bool:
+        return store.put_message_fields(txn, self.fields)
+
+
+_PUT, _TRANSITION, _ADD_OUTBOX, _PICKLED = 0, 1, 2, 3
+#: Ops whose fields are all msgpack values already: [code, *fields in declaration order].
+_PLAIN: tuple[type, ...] = (
+    Correlate, DeleteMessage, AckOutbox, RescheduleOutbox, DeadLetterOutbox, DeadLetterMessage,
+    Redrive, DeleteDeadLetter, EraseRef,
+)  # fmt: skip
+_PLAIN_CODE = {cls: 10 + i for i, cls in enumerate(_PLAIN)}
+_PLAIN_CLASS = {code: cls for cls, code in _PLAIN_CODE.items()}
+
+
+def op_to_wire(op: Any) -> list[Any]:
+    """The msgpack-able form of one op (see `op_from_wire`)."""
+    cls = type(op)
+    if cls is Transition:
+        expect = op.expect
+        return [
+            _TRANSITION, op.id, int(op.state), op.at, op.detail, op.error, op.route, op.connector,
+            op.carrier_id, op.count_attempt, op.due, None if expect is None else [int(s) for s in expect],
+            [op_to_wire(o) for o in op.on_applied],
+        ]  # fmt: skip
+    if cls is PutMessage:
+        return [_PUT, message_to_fields(op.record)]
+    if cls is AddOutbox:
+        return [_ADD_OUTBOX, outbox_fields(op.entry)]
+    code = _PLAIN_CODE.get(cls)
+    if code is not None:
+        return [code, *attrs.astuple(op, recurse=False)]
+    return [_PICKLED, pickle.dumps(op, protocol=pickle.HIGHEST_PROTOCOL)]
+
+
+def op_from_wire(w: list[Any]) -> Any:
+    """The op to apply for a wire form; raises (ValueError, KeyError, ...) for a bad one."""
+    code = w[0]
+    if code == _TRANSITION:  # the state stays an int: the store compares and files ints
+        expect = w[11]
+        return Transition(
+            w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9], w[10],
+            None if expect is None else frozenset(expect), tuple(op_from_wire(o) for o in w[12]),
+        )  # fmt: skip
+    if code == _PUT:
+        return PutMessageFields(w[1])
+    if code == _ADD_OUTBOX:
+        return AddOutbox(fields_to_outbox(w[1]))
+    if code == _PICKLED:
+        return pickle.loads(w[1])
+    return _PLAIN_CLASS[code](*w[1:])

@@ -321,7 +321,7 @@ assert [a.name for a in attrs.fields(OutboxEntry)] == [
 ]  # fmt: skip
 
 
-def _fields_to_outbox(f: list[Any]) -> OutboxEntry:
+def fields_to_outbox(f: list[Any]) -> OutboxEntry:
     n = len(f)
     if n < len(_OUTBOX_DEFAULTS):
         f = f + copy.deepcopy(_OUTBOX_DEFAULTS[n:])
@@ -330,7 +330,7 @@ def _fields_to_outbox(f: list[Any]) -> OutboxEntry:
 
 
 def decode_outbox(data: bytes) -> OutboxEntry:
-    return _fields_to_outbox(unpack(data))
+    return fields_to_outbox(unpack(data))
 
 
 @attrs.frozen
@@ -361,6 +361,6 @@ def decode_dead_letter(data: bytes) -> DeadLetter:
     f = f + [None] * (9 - len(f))
     return DeadLetter(
         id=f[1], kind=DeadLetterKind(f[2]), reason=f[3], at=f[4],
-        entry=None if f[5] is None else _fields_to_outbox(f[5]), message_id=f[6],
+        entry=None if f[5] is None else fields_to_outbox(f[5]), message_id=f[6],
         tenant=f[7] or "", msisdn=f[8],
     )  # fmt: skip

@@ -1,104 +1,91 @@
-"""The group-commit writer: one thread, one write transaction and one fsync per batch.
+"""The group-commit writer: one process, one write transaction and one fsync per batch.
 
-Callers enqueue requests (a list of ops each) without blocking; the writer thread takes
-everything that arrived while it was busy (up to `max_batch_ops`), applies it in one LMDB
-write transaction, commits (sync: the commit is an fsync), and then wakes every waiter of
-the batch with one call into their trio loop. One fsync serves the whole batch, and the
-trio loop never touches the disk.
+Callers enqueue requests (a list of ops each) without blocking; a sender thread writes
+them, encoded (ops.op_to_wire), down a pipe to the writer process (writer_child.py), which
+takes everything that arrived while it was busy (up to `max_batch_ops`), applies it in one
+LMDB write transaction, commits (sync: the commit is an fsync) and answers the batch. A
+receiver thread reads the answers and wakes every waiter of the batch with one call into
+their trio loop. One fsync serves the whole batch, the trio loop never touches the disk,
+and the batch's Python work runs outside the daemon's GIL (see writer_child.py for why).
 
-Failures stay inside the batch that met them: a bad op fails only its own request (the
-batch is redone without it); MDB_MAP_FULL grows the map and redoes the batch; a full disk,
-a read-only file system or an I/O error fails the batch's requests with a typed error and
-leaves every earlier commit intact. The next batch simply tries again, so the journal
-recovers by itself when space returns.
+Reads stay in the daemon (LMDB readers in any process see each commit at once). A map that
+the writer process grows is adopted by the daemon's next read (Journal._begin_read).
+
+If the writer process dies, every request it had not answered fails with
+JournalUnavailableError (its ops may or may not have been committed: the same promise as a
+daemon crash, which replay keeps), and a new writer process takes the next requests.
 """
 
 from __future__ import annotations
 
-import errno
+import fcntl
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import lmdb
+import msgpack
 import structlog
 import trio
 
 from smsswitch.histogram import Histogram
-from smsswitch.journal.errors import (
-    InvalidOperationError,
-    JournalError,
-    JournalFullError,
-    JournalUnavailableError,
-)
-from smsswitch.journal.gate import GateTimeout, MapGate
-from smsswitch.journal.store import Store
+from smsswitch.journal import errors
+from smsswitch.journal.committer import Request, classify
+from smsswitch.journal.errors import InvalidOperationError, JournalError, JournalUnavailableError
+from smsswitch.journal.ops import op_to_wire
+
+__all__ = ["GroupCommitWriter", "Request", "classify"]
 
 log = structlog.get_logger("smsswitch.journal")
 
-#: lmdb errors that mean "this request is malformed", not "the disk is in trouble".
-_REQUEST_ERRORS = (lmdb.BadValsizeError, lmdb.KeyExistsError, lmdb.InvalidParameterError)
-_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_FULL_TEXTS = ("No space left", "Disk quota", "File too large")
-#: How long a map resize waits for this process's readers before failing the batch.
-_GATE_TIMEOUT = 5.0
-_MAX_RETRIES = 64
-#: Free space under which a failed write is taken for a full disk.
-_NEARLY_FULL_BYTES = 4 << 20
-
-
-class Request:
-    """One caller's ops, and where its outcome goes. With a `token`, the batch's requests
-    are handed to `on_trio_done` inside that trio loop (`done` is then whatever that
-    callback needs: the parked task); without one, `done.set()` (a threading.Event) is
-    called from the writer thread."""
-
-    __slots__ = ("ops", "results", "error", "done", "token")
-
-    def __init__(self, ops: Sequence[Any], done: Any, token: trio.lowlevel.TrioToken | None) -> None:
-        self.ops = ops
-        self.results: list[Any] | None = None
-        self.error: BaseException | None = None
-        self.done = done
-        self.token = token
-
-
-class _BadRequest(Exception):
-    def __init__(self, request: Request, cause: BaseException) -> None:
-        self.request = request
-        self.cause = cause
+_F_SETPIPE_SZ = 1031
+_PIPE_BYTES = 1 << 20
+#: How long the writer process may take to open the journal.
+_START_TIMEOUT = 60.0
+#: Pause before a new writer process replaces one that died (not a tight crash loop).
+_RESPAWN_PAUSE = 0.5
+_ERRORS: dict[str, type[JournalError]] = {
+    name: cls for name in dir(errors) if isinstance(cls := getattr(errors, name), type) and issubclass(cls, JournalError)
+}
 
 
 class GroupCommitWriter:
-    """Owns the write side of one Store. Start it, submit requests, stop it (drains)."""
+    """Owns the write side of one journal. Start it, submit requests, stop it (drains)."""
 
     def __init__(
         self,
-        store: Store,
-        gate: MapGate,
+        path: str,
         *,
+        map_size: int,
         max_map_size: int,
+        sync: bool = True,
         max_batch_ops: int = 2000,
         linger: float = 0.0,
         on_trio_done: Callable[[list[Request]], None] | None = None,
     ) -> None:
-        self.store = store
-        self._gate = gate
-        self._max_map_size = max_map_size
-        self._max_batch_ops = max_batch_ops
-        self._linger = linger
+        self._child_config = {
+            "path": str(path), "map_size": map_size, "max_map_size": max_map_size, "sync": sync,
+            "max_batch_ops": max_batch_ops, "linger": linger, "sys_path": [p for p in sys.path if p],
+        }  # fmt: skip
         self._on_trio_done = on_trio_done or _set_all
         self._cond = threading.Condition(threading.Lock())
         self._queue: deque[Request] = deque()
+        self._inflight: dict[int, Request] = {}
+        self._next_id = 0
         self._idle = False
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+        self._stopped = False
+        self._pack = msgpack.Packer(use_bin_type=True).pack
+        self._child: subprocess.Popen[bytes] | None = None
+        self._sender = threading.Thread(target=self._send_loop, name="journal-sender", daemon=True)
+        self._receiver = threading.Thread(target=self._receive_loop, name="journal-receiver", daemon=True)
         self._failure: JournalError | None = None
-        self._page_size = 0
-        # Counters for metrics; written by the writer thread only.
+        # Counters for metrics, as the writer process last reported them.
         self.commits = 0
         #: Seconds per durable commit (write txn + fsync), for the metrics endpoint.
         self.commit_latency = Histogram()
@@ -107,29 +94,53 @@ class GroupCommitWriter:
         self.map_growths = 0
         self.last_batch_ops = 0
         self.largest_batch_ops = 0
+        self.restarts = 0
 
     # ------------------------------------------------------------------ caller side
 
     def start(self) -> None:
-        self._thread.start()
+        """Start the writer process (blocks until it has opened the journal: call via
+        to_thread) and the two threads that talk to it."""
+        self._child = self._spawn()
+        self._sender.start()
+        self._receiver.start()
 
     def submit(self, request: Request) -> None:
-        """Enqueue without blocking; bounding the queue is the caller's job."""
+        """Encode and enqueue without blocking; bounding the queue is the caller's job.
+        Raises InvalidOperationError for an op that cannot be encoded."""
+        try:
+            wire_ops = [op_to_wire(op) for op in request.ops]
+        except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable custom op
+            raise InvalidOperationError(f"{type(exc).__name__}: {exc}") from exc
         with self._cond:
             if self._stopping:
                 raise JournalUnavailableError("journal writer is stopped")
+            if self._child is None:
+                raise JournalUnavailableError("journal writer process is restarting")
+            self._next_id += 1
+            request.wire = self._pack([self._next_id, wire_ops])
+            self._inflight[self._next_id] = request
             self._queue.append(request)
             if self._idle:
                 self._idle = False  # one notify per idle spell: Condition.notify is Python code
                 self._cond.notify()
 
     def stop(self) -> None:
-        """Commit what is queued, then end the thread (blocks: call via to_thread)."""
+        """Commit what is queued, then end the process and threads (blocks: call via to_thread)."""
         with self._cond:
             self._stopping = True
             self._cond.notify()
-        if self._thread.is_alive():
-            self._thread.join()
+        if self._sender.is_alive():
+            self._sender.join()
+        if self._receiver.is_alive():
+            self._receiver.join()
+        child = self._child
+        if child is not None:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
     @property
     def failure(self) -> JournalError | None:
@@ -138,169 +149,134 @@ class GroupCommitWriter:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        """Requests handed over and not yet answered."""
+        return len(self._inflight)
 
-    # ------------------------------------------------------------------ writer thread
+    # ------------------------------------------------------------------ the writer process
 
-    def _run(self) -> None:
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "smsswitch.journal.writer_child", json.dumps(self._child_config)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True,
+        )  # fmt: skip
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            fcntl.fcntl(child.stdin.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)  # fewer blocked writes
+        except OSError:
+            pass  # above /proc/sys/fs/pipe-max-size: the default pipe works too, in smaller steps
+        unpacker = msgpack.Unpacker(raw=False, use_list=True)
+        deadline = time.monotonic() + _START_TIMEOUT
+        hello: Any = None
+        while hello is None and time.monotonic() < deadline:
+            data = os.read(child.stdout.fileno(), 4096)
+            if not data:
+                break
+            unpacker.feed(data)
+            hello = next(unpacker, None)
+        if not hello or hello[0] != "ready":
+            child.kill()
+            child.wait()
+            why = hello[1] if hello else f"writer process exited with {child.returncode}"
+            raise JournalUnavailableError(f"journal writer could not start: {why}")
+        return child
+
+    def _send_loop(self) -> None:
+        """Write what callers queued, many requests per write; EOF to the child on stop."""
         while True:
             with self._cond:
-                lingering = False
                 while not self._queue and not self._stopping:
                     self._idle = True
                     self._cond.wait()
                     self._idle = False
-                    lingering = True
-                if not self._queue and self._stopping:
-                    return
-            if lingering and self._linger > 0:
-                time.sleep(self._linger)  # gather a fuller batch after an idle spell
-            batch = self._take_batch()
-            try:
-                self._commit_batch(batch)
-            except BaseException as exc:  # never let the writer thread die with waiters
-                _log("exception", "journal.writer_bug")
-                self._fail([r for r in batch if r.error is None], JournalUnavailableError(f"journal writer error: {exc!r}"))
-            self._wake(batch)
+                batch = list(self._queue)
+                self._queue.clear()
+                child = self._child
+            if batch and child is not None:
+                try:
+                    _write_all(child.stdin.fileno(), b"".join([r.wire for r in batch]))  # type: ignore[union-attr]
+                except OSError:
+                    pass  # the writer process died: the receiver fails what it had not answered
+            elif self._stopping:
+                break
+        child = self._child
+        if child is not None and child.stdin is not None:
+            child.stdin.close()  # the writer process commits what it has, answers, exits
 
-    def _take_batch(self) -> list[Request]:
+    def _receive_loop(self) -> None:
+        """Read answers and wake their waiters; replace a writer process that died."""
+        while True:
+            child = self._child
+            assert child is not None and child.stdout is not None
+            unpacker = msgpack.Unpacker(raw=False, use_list=True, strict_map_key=False, max_buffer_size=1 << 30)
+            while data := os.read(child.stdout.fileno(), 1 << 20):
+                unpacker.feed(data)
+                for frame in unpacker:
+                    self._answered(frame)
+            code = child.wait()
+            with self._cond:  # whatever it had not answered is lost with it; refuse new work
+                lost = list(self._inflight.values())
+                self._inflight.clear()
+                self._queue.clear()
+                stopping = self._stopping
+                if not stopping:
+                    self._child = None
+            if lost or not stopping:
+                error = JournalUnavailableError(f"journal writer process exited with {code}")
+                _log("error", "journal.writer_died", exit_code=code, unanswered=len(lost))
+                self._failure = error
+                for request in lost:
+                    request.error = error
+                self._wake(lost)
+            if stopping:
+                return
+            new_child = None
+            while new_child is None and not self._stopping:
+                time.sleep(_RESPAWN_PAUSE)
+                try:
+                    new_child = self._spawn()
+                except JournalError as exc:
+                    _log("error", "journal.writer_restart_failed", error=str(exc))
+            if new_child is None:
+                return
+            with self._cond:
+                self._child = new_child
+                self.restarts += 1
+                self._cond.notify()
+                if self._stopping and new_child.stdin is not None:
+                    new_child.stdin.close()  # stop() began meanwhile: nothing more will be sent
+            _log("warning", "journal.writer_restarted", pid=new_child.pid)
+
+    def _answered(self, frame: list[Any]) -> None:
+        answers, stats, logs = frame
+        inflight = self._inflight
         batch: list[Request] = []
-        ops = 0
-        with self._cond:
-            queue = self._queue
-            while queue and ops < self._max_batch_ops:
-                request = queue.popleft()
-                batch.append(request)
-                ops += len(request.ops)
-        return batch
-
-    def _commit_batch(self, batch: list[Request]) -> None:
-        pending = batch
-        if self._near_ceiling():
-            # Keep the last few percent for what frees or finishes work (transitions, acks,
-            # purges: LMDB needs fresh pages even to delete), refuse what only adds.
-            growing = [r for r in pending if any(getattr(op, "grows", False) for op in r.ops)]
-            if growing:
-                self._fail(growing, JournalFullError("journal is at its maximum size; new messages refused until purged"))
-                pending = [r for r in pending if r.error is None]
-                if not pending:
-                    return
-        started = time.perf_counter()
-        for _ in range(_MAX_RETRIES + len(batch)):
-            try:
-                self._apply_and_commit(pending)
-            except _BadRequest as bad:
-                bad.request.error = InvalidOperationError(f"{type(bad.cause).__name__}: {bad.cause}")
-                bad.request.error.__cause__ = bad.cause
-                _log("warning", "journal.bad_request", error=str(bad.request.error))
-                pending = [r for r in pending if r is not bad.request]
-                if not pending:
-                    return
-            except lmdb.MapFullError:
-                try:
-                    grown = self._grow_map()
-                except (lmdb.Error, OSError, GateTimeout) as exc:
-                    self._fail(pending, _classify(exc, self.store.env.path()))
-                    return
-                if not grown:
-                    self._fail(pending, JournalFullError(f"journal map is at its maximum ({self._max_map_size} bytes)"))
-                    return
-            except lmdb.MapResizedError:
-                try:
-                    self._adopt_map_size()
-                except (lmdb.Error, OSError, GateTimeout) as exc:
-                    self._fail(pending, _classify(exc, self.store.env.path()))
-                    return
-            except lmdb.PanicError as exc:
-                self._fail(pending, JournalUnavailableError(f"journal environment failed: {exc}"))
-                return
-            except (lmdb.Error, OSError, GateTimeout) as exc:
-                self._fail(pending, _classify(exc, self.store.env.path()))
-                return
+        for req_id, results, error_kind, error_text in answers:
+            request = inflight.pop(req_id, None)
+            if request is None:
+                continue
+            if error_kind is None:
+                request.results = results
             else:
-                ops = sum(len(r.ops) for r in pending)
-                self.commit_latency.observe(time.perf_counter() - started)
-                self.commits += 1
-                self.ops_committed += ops
-                self.last_batch_ops = ops
-                if ops > self.largest_batch_ops:
-                    self.largest_batch_ops = ops
-                if self._failure is not None:
-                    _log("warning", "journal.writes_recovered", after=type(self._failure).__name__)
-                    self._failure = None
-                return
-        self._fail(pending, JournalUnavailableError("journal commit kept being retried"))
-
-    def _apply_and_commit(self, pending: list[Request]) -> None:
-        store = self.store
-        txn = store.env.begin(write=True)
-        try:
-            for request in pending:
-                try:
-                    request.results = [op.apply(store, txn) for op in request.ops]
-                except (lmdb.MapFullError, lmdb.MapResizedError):
-                    raise
-                except _REQUEST_ERRORS as exc:
-                    raise _BadRequest(request, exc) from exc
-                except lmdb.Error:
-                    raise
-                except Exception as exc:  # a malformed op: fail its caller, not the batch
-                    raise _BadRequest(request, exc) from exc
-            txn.commit()
-        except BaseException:
-            for request in pending:
-                request.results = None
-            try:
-                txn.abort()
-            except lmdb.Error:
-                pass
-            raise
-
-    def _fail(self, pending: list[Request], error: JournalError) -> None:
-        self.requests_failed += len(pending)
-        for request in pending:
-            request.error = error
-        if self._failure is None or type(self._failure) is not type(error):
-            _log("error", "journal.writes_failing", error=str(error), kind=type(error).__name__)
-        self._failure = error
-
-    def _near_ceiling(self) -> bool:
-        """True when live data fills the maximum map size but for the reserved headroom."""
-        env = self.store.env
-        info = env.info()
-        psize = self._page_size or env.stat()["psize"]
-        self._page_size = psize
-        limit = self._max_map_size - max(self._max_map_size // 20, 64 * psize)
-        if (info["last_pgno"] + 1) * psize < limit:
-            return False  # the common case: not even the high-water mark is near
-        try:
-            with env.begin() as txn:  # freed pages are reused: count what is live
-                return self.store.live_pages(txn) * psize >= limit
-        except lmdb.Error:
-            return False  # e.g. another process grew the map: the commit path sorts that out
-
-    def _grow_map(self) -> bool:
-        env = self.store.env
-        current = env.info()["map_size"]
-        if current >= self._max_map_size:
-            return False
-        new_size = min(self._max_map_size, current * 2)
-        with self._gate.exclusive(_GATE_TIMEOUT):
-            env.set_mapsize(new_size)
-        self.map_growths += 1
-        _log("info", "journal.map_grown", old_bytes=current, new_bytes=new_size)
-        return True
-
-    def _adopt_map_size(self) -> None:
-        """Another process (the journal CLI) grew the map: take its size."""
-        with self._gate.exclusive(_GATE_TIMEOUT):
-            self.store.env.set_mapsize(0)
+                request.error = _ERRORS.get(error_kind, JournalUnavailableError)(error_text)
+            batch.append(request)
+        (self.commits, self.ops_committed, self.requests_failed, self.map_growths, self.last_batch_ops,
+         self.largest_batch_ops, latency, failure_kind, failure_text) = stats  # fmt: skip
+        if latency is not None:
+            self.commit_latency.observe(latency)
+        if failure_kind is None:
+            self._failure = None
+        elif self._failure is None or str(self._failure) != failure_text:
+            self._failure = _ERRORS.get(failure_kind, JournalUnavailableError)(failure_text)
+        for level, event, fields in logs:
+            _log(level, event, **fields)
+        self._wake(batch)
 
     def _wake(self, batch: list[Request]) -> None:
         by_token: dict[trio.lowlevel.TrioToken, list[Request]] = {}
         for request in batch:
             if request.token is None:
-                request.done.set()
+                if request.done is not None:
+                    request.done.set()
             else:
                 by_token.setdefault(request.token, []).append(request)
         for token, requests in by_token.items():
@@ -310,8 +286,14 @@ class GroupCommitWriter:
                 pass  # the caller's loop is gone; nobody is waiting any more
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _log(level: str, event: str, **fields: Any) -> None:
-    """Log from the writer thread; a broken log sink must never strand the waiters."""
+    """Log from a writer thread; a broken log sink must never strand the waiters."""
     try:
         getattr(log, level)(event, **fields)
     except Exception:  # noqa: BLE001 - nothing sensible left to do with it
@@ -320,25 +302,5 @@ def _log(level: str, event: str, **fields: Any) -> None:
 
 def _set_all(requests: list[Request]) -> None:
     for request in requests:
-        request.done.set()
-
-
-def _classify(exc: BaseException, path: str) -> JournalError:
-    """Full disk vs. anything else. LMDB reports a short write (the usual face of a full
-    disk) as EIO, so the free space of the journal's file system decides as well."""
-    code = getattr(exc, "errno", None)
-    text = str(exc)
-    if code in _FULL_ERRNOS or any(t in text for t in _FULL_TEXTS) or _disk_nearly_full(path):
-        error: JournalError = JournalFullError(f"no space for the journal: {text}")
-    else:
-        error = JournalUnavailableError(f"journal write failed: {text}")
-    error.__cause__ = exc
-    return error
-
-
-def _disk_nearly_full(path: str) -> bool:
-    try:
-        st = os.statvfs(path)
-    except OSError:
-        return False
-    return st.f_bavail * st.f_frsize < _NEARLY_FULL_BYTES
+        if request.done is not None:
+            request.done.set()
