@@ -107,6 +107,27 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (the daemon's journal writer process)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):  # a child belongs to the thread that forked it
+        try:
+            found.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return found
+
+
+def proc_tree_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for child in pids:
+        try:
+            total += proc_cpu(child)
+        except OSError:
+            pass  # exited
+    return total
+
+
 def proc_cpu_split(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds of `pid`."""
     with open(f"/proc/{pid}/stat") as f:
@@ -251,6 +272,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         n_clients = max(1, min(args.clients, args.binds))
         load_avg_start = os.getloadavg()
         cpu0 = proc_cpu(pid)
+        writers = child_pids(pid)  # the journal writer process
+        writer_cpu0 = proc_tree_cpu(writers)
         split0 = proc_cpu_split(pid)
         sim_cpu0 = proc_cpu(sim.pid)
         rss_samples: list[tuple[float, float]] = [(0.0, proc_rss_mb(pid))]
@@ -299,6 +322,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     break
         t_end = time.monotonic()
         cpu1 = proc_cpu(pid)
+        writer_cpu1 = proc_tree_cpu(writers)
         split1 = proc_cpu_split(pid)
         sim_cpu1 = proc_cpu(sim.pid)
         rss_end = proc_rss_mb(pid)
@@ -343,6 +367,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         daemon_rss_anon_mb=round(anon_end, 1),
         daemon_rss_anon_start_mb=round(anon_samples[0], 1),
         daemon_rss_anon_max_mb=round(max(anon_samples + [anon_end]), 1),
+        writer_processes=len(writers),
+        writer_cpu_s=round(writer_cpu1 - writer_cpu0, 2),
+        writer_cpu_us_per_msg=round(1e6 * (writer_cpu1 - writer_cpu0) / max(1, out["accepted"])),
         simulator_cpu_s=round(sim_cpu1 - sim_cpu0, 2),
         client_cpu_s=round(sum(r["cpu_s"] for r in results), 2),
         wall_s=round(t_end - t0, 2),
@@ -351,6 +378,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         load_avg_start=round(load_avg_start[0], 2),
         load_avg_end=round(load_avg_end[0], 2),
         nproc=os.cpu_count(),
+    )
+    # Everything on the machine's cores, per accepted message: daemon + writer + simulator + client.
+    out["all_cpu_us_per_msg"] = round(
+        1e6 * (out["daemon_cpu_s"] + out["writer_cpu_s"] + out["simulator_cpu_s"] + out["client_cpu_s"])
+        / max(1, out["accepted"])
     )
     if len(rss_samples) > 10:
         # RSS over the run, in tenths: flat means the later tenths stay near the second.
@@ -648,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
         f"accepted {out['accepted_per_s']}/s  resp p50 {out['submit_resp_p50_ms']} ms p99 {out['submit_resp_p99_ms']} ms"
         f"  receipts {out['receipts_per_s']}/s  complete {out['receipt_completeness']}  lost {out['lost']}"
         f"  dup {out['duplicates']}  daemon cpu {out['daemon_cpu_s']} s ({out['daemon_cpu_pct']} %)"
+        f" + writer {out['writer_cpu_s']} s  all {out['all_cpu_us_per_msg']} us/msg"
         f"  rss {out['daemon_rss_mb']} MB  load {out['load_avg_start']}->{out['load_avg_end']}",
         file=sys.stderr,
     )  # fmt: skip

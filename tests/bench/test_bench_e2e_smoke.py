@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(180)
 KEYS = {
     "accepted_per_s", "submit_resp_p50_ms", "submit_resp_p99_ms", "receipts_per_s",
     "receipt_completeness", "submit_to_receipt_p99_ms", "lost", "duplicates", "daemon_cpu_s",
-    "daemon_rss_mb", "params",
+    "daemon_rss_mb", "writer_cpu_s", "all_cpu_us_per_msg", "params",
 }  # fmt: skip
 
 
@@ -43,6 +43,7 @@ def test_tiny_mixed_run_counts_every_message() -> None:
     assert out["receipt_completeness"] == 1.0
     assert out["lost"] == 0 and out["duplicates"] == 0 and out["unknown_receipts"] == 0
     assert out["daemon_exit"] == 0
+    assert out["writer_processes"] == 1  # the journal writer process is found and its CPU counted
     assert out["params"]["mix"] == {"gsm": 1.0, "ucs2": 1.0, "concat3": 1.0}
 
 
