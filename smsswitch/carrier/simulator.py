@@ -18,6 +18,7 @@ import trio
 from smsswitch.carrier.sim_model import parse_mix
 from smsswitch.carrier.sim_server import _RECEIPT_MODES, CarrierSimulator
 from smsswitch.config import SimulatorConfig, TlsServerConfig
+from smsswitch.gctune import tune_for_daemon
 
 __all__ = [
     "CarrierSimulator",
@@ -123,7 +124,9 @@ def run_simulator_from_args(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    trio.run(serve_with_reports, CarrierSimulator(config), args.report, args.report_every)
+    sim = CarrierSimulator(config)
+    tune_for_daemon()  # a long-running process too: see gctune
+    trio.run(serve_with_reports, sim, args.report, args.report_every)
     return 0
 
 

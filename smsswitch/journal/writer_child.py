@@ -47,6 +47,9 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - the daemon reports it and refuses to start
         _write(out, packer.pack(["error", f"{type(exc).__name__}: {exc}"]))
         return 1
+    from smsswitch.gctune import tune_for_daemon
+
+    tune_for_daemon()  # a few lists per op, freed by refcount: see gctune
     _write(out, packer.pack(["ready", os.getpid()]))
     _serve(committer, sys.stdin.buffer.fileno(), out, packer, config["max_batch_ops"], config["linger"])
     env.close()
