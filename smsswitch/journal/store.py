@@ -204,6 +204,8 @@ class Store:
         if carrier_id is not None:
             self._set_carrier(txn, f, connector or f[M_CONNECTOR] or "", carrier_id)
         elif connector is not None:
+            if f[M_CARRIER_ID] is not None and connector != f[M_CONNECTOR]:
+                self._retire_carrier(txn, f)  # its id belongs to the connector it leaves
             f[M_CONNECTOR] = connector
         f[M_DUE] = due = due if due is not None else default_due(state, at, f[M_SCHEDULE], f[M_VALIDITY])
         txn.put(keys.due_prefix(due) + key, b"", db=state_dbs[state])
@@ -235,15 +237,22 @@ class Store:
     def _set_carrier(self, txn: lmdb.Transaction, f: list[Any], connector: str, carrier_id: str) -> None:
         old = (f[M_CONNECTOR], f[M_CARRIER_ID])
         if old[1] is not None and old != (connector, carrier_id):
-            previous = f[M_PREVIOUS_CARRIERS]
-            if list(old) not in previous:
-                previous.append(list(old))
-            while len(previous) > MAX_PREVIOUS_CARRIERS:
-                dropped = previous.pop(0)
-                self._delete_correlation(txn, dropped[0], dropped[1], f[M_ID])
+            self._retire_carrier(txn, f)
         f[M_CONNECTOR] = connector
         f[M_CARRIER_ID] = carrier_id
         self._write_correlation(txn, connector, carrier_id, f[M_ID])
+
+    def _retire_carrier(self, txn: lmdb.Transaction, f: list[Any]) -> None:
+        """Keep the current (connector, carrier id) among the earlier ones: a late receipt for
+        that submission still finds the message, and deleting the message finds the entry."""
+        old = [f[M_CONNECTOR] or "", f[M_CARRIER_ID]]
+        previous = f[M_PREVIOUS_CARRIERS]
+        if old not in previous:
+            previous.append(old)
+        while len(previous) > MAX_PREVIOUS_CARRIERS:
+            dropped = previous.pop(0)
+            self._delete_correlation(txn, dropped[0], dropped[1], f[M_ID])
+        f[M_CARRIER_ID] = None
 
     def _index_message(self, txn: lmdb.Transaction, f: list[Any]) -> None:
         message_id = f[M_ID]
@@ -398,10 +407,13 @@ class Store:
             tenant=f[M_TENANT],
             msisdn=f[M_DESTINATION],
         )
-        txn.put(message_id.encode(), encode_dead_letter(letter), db=self.dead_letters)
+        self._put_dead_letter(txn, letter)
         return True
 
     def _put_dead_letter(self, txn: lmdb.Transaction, letter: DeadLetter) -> None:
+        # A letter replacing one under the same id takes its index entries with it (ids are
+        # one space for messages and outbox entries, so only a hand-made op can collide).
+        self.delete_dead_letter(txn, letter.id)
         txn.put(letter.id.encode(), encode_dead_letter(letter), db=self.dead_letters)
         digits = keys.msisdn_digits(letter.msisdn)
         if digits and letter.kind is DeadLetterKind.OUTBOX:

@@ -232,3 +232,26 @@ async def test_ops_of_one_request_are_atomic(journal, make_record) -> None:
     with pytest.raises(InvalidOperationError):
         await journal.commit([PutMessage(record), PutMessage(bad)])
     assert journal.get(record.id) is None
+
+
+async def test_moving_to_another_connector_keeps_the_old_carrier_id_findable_and_deletable(journal, make_record) -> None:
+    # Found by test_consistency: a Transition naming only a new connector left the old
+    # connector's correlation behind, pointing at nothing once the message was deleted.
+    record = make_record(connector="c1", carrier_id="ff")
+    await journal.commit([PutMessage(record)])
+    await journal.commit([Transition(record.id, MessageState.QUEUED, time.time(), connector="c2")])
+    assert journal.lookup_carrier_id("c1", "ff") == record.id  # a late receipt of the first try
+    moved = journal.get(record.id)
+    assert moved.connector == "c2" and moved.carrier_id is None and ("c1", "ff") in moved.previous_carriers
+    await journal.commit([DeleteMessage(record.id)])
+    assert journal.lookup_carrier_id("c1", "ff") is None
+    assert journal.check() == []
+
+
+async def test_a_dead_letter_replaced_under_its_id_takes_its_index_entries(journal, make_record, make_entry) -> None:
+    # Found by test_consistency (ids are one space in production, so only hand-made ops collide).
+    entry = make_entry()
+    record = make_record(id=entry.id)
+    await journal.commit([AddOutbox(entry), DeadLetterOutbox(entry.id, "expired", time.time())])
+    await journal.commit([PutMessage(record), DeadLetterMessage(record.id, "no route", time.time())])
+    assert journal.check() == []
