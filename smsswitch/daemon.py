@@ -58,6 +58,12 @@ log = structlog.get_logger("smsswitch.daemon")
 _M_MMAP_THRESHOLD = -3
 #: Received submits the embedded carrier simulator remembers (see Daemon._start).
 EMBEDDED_SIM_KEEP = 1000
+#: Seconds a helper thread (the journal writer's receiver, trio's worker threads) waits for
+#: the GIL before the busy trio thread is made to yield it (CPython's default: 5 ms). The
+#: receiver wakes every committed batch's waiters, so the default added up to 5 ms to each
+#: commit as the tenant sees it. Paced 3,900/s, 4 pairs of runs: submit_resp p50 31-53 ->
+#: 19-40 ms, p99 77-102 -> 47-84 ms; peak throughput unchanged.
+GIL_SWITCH_INTERVAL = 0.0005
 
 
 def check_config(path: str) -> list[str]:
@@ -245,6 +251,7 @@ class Daemon:
             nursery.start_soon(self.api.run)
             self.edge.api = self.api
         tune_for_daemon()  # start-up's objects live for good: keep the collector off them
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self.readiness.set(True, "ready")
         self.notifier.notify(READY=1, STATUS=f"serving {len(config.tenants)} tenants, {len(self.connectors)} connectors")
 
