@@ -128,6 +128,17 @@ def proc_tree_cpu(pids: list[int]) -> float:
     return total
 
 
+def _writer_anon_mb(pids: list[int]) -> float:
+    """Anonymous RSS of the journal writer process (its LMDB pages are file-backed)."""
+    total = 0.0
+    for child in pids:
+        try:
+            total += proc_rss_anon_mb(child)
+        except OSError:
+            pass
+    return total
+
+
 def proc_cpu_split(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds of `pid`."""
     with open(f"/proc/{pid}/stat") as f:
@@ -274,6 +285,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu0 = proc_cpu(pid)
         writers = child_pids(pid)  # the journal writer process
         writer_cpu0 = proc_tree_cpu(writers)
+        writer_anon: list[float] = [_writer_anon_mb(writers)]
         split0 = proc_cpu_split(pid)
         sim_cpu0 = proc_cpu(sim.pid)
         rss_samples: list[tuple[float, float]] = [(0.0, proc_rss_mb(pid))]
@@ -300,6 +312,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if now >= next_rss:
                 rss_samples.append((now - t0, proc_rss_mb(pid)))
                 anon_samples.append(proc_rss_anon_mb(pid))
+                writer_anon.append(_writer_anon_mb(writers))
                 if args.watch:
                     _watch(daemon, args.watch.split(","), now - t0, [c.progress for c in clients], workdir)
                 next_rss += args.rss_every
@@ -323,6 +336,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t_end = time.monotonic()
         cpu1 = proc_cpu(pid)
         writer_cpu1 = proc_tree_cpu(writers)
+        writer_anon.append(_writer_anon_mb(writers))
         split1 = proc_cpu_split(pid)
         sim_cpu1 = proc_cpu(sim.pid)
         rss_end = proc_rss_mb(pid)
@@ -369,6 +383,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         daemon_rss_anon_max_mb=round(max(anon_samples + [anon_end]), 1),
         writer_processes=len(writers),
         writer_cpu_s=round(writer_cpu1 - writer_cpu0, 2),
+        writer_rss_anon_start_mb=round(writer_anon[0], 1),
+        writer_rss_anon_mb=round(writer_anon[-1], 1),
+        writer_rss_anon_max_mb=round(max(writer_anon), 1),
         writer_cpu_us_per_msg=round(1e6 * (writer_cpu1 - writer_cpu0) / max(1, out["accepted"])),
         simulator_cpu_s=round(sim_cpu1 - sim_cpu0, 2),
         client_cpu_s=round(sum(r["cpu_s"] for r in results), 2),
@@ -389,6 +406,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         step = len(rss_samples) / 10
         out["daemon_rss_tenths_mb"] = [round(rss_samples[int(i * step)][1], 1) for i in range(10)]
         out["daemon_rss_anon_tenths_mb"] = [round(anon_samples[int(i * step)], 1) for i in range(10)]
+        if len(writer_anon) > 10:
+            wstep = len(writer_anon) / 10
+            out["writer_rss_anon_tenths_mb"] = [round(writer_anon[int(i * wstep)], 1) for i in range(10)]
     if args.profile:
         out["profile"] = args.profile
         summary = summarise_profile(Path(args.profile))
