@@ -1,7 +1,7 @@
 """The group-commit writer: one process, one write transaction and one fsync per batch.
 
-Callers enqueue requests (a list of ops each) without blocking; a sender thread writes
-them, encoded (ops.op_to_wire), down a pipe to the writer process (writer_child.py), which
+Callers hand over requests (a list of ops each) without blocking: they are encoded
+(ops.op_to_wire) and written, many per write, down a pipe to the writer process (writer_child.py), which
 takes everything that arrived while it was busy (up to `max_batch_ops`), applies it in one
 LMDB write transaction, commits (sync: the commit is an fsync) and answers the batch. A
 receiver thread reads the answers and wakes every waiter of the batch with one call into
@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -74,7 +75,12 @@ class GroupCommitWriter:
         }  # fmt: skip
         self._on_trio_done = on_trio_done or _set_all
         self._cond = threading.Condition(threading.Lock())
-        self._queue: deque[Request] = deque()
+        #: Encoded requests not yet written to the pipe.
+        self._queue: deque[bytes] = deque()
+        #: A `_flush` is scheduled in the trio loop.
+        self._flush_due = False
+        #: The sender thread writes (the pipe was full, or a caller has no trio loop): queue for it.
+        self._sender_owns = False
         self._inflight: dict[int, Request] = {}
         self._next_id = 0
         self._idle = False
@@ -106,29 +112,64 @@ class GroupCommitWriter:
         self._receiver.start()
 
     def submit(self, request: Request) -> None:
-        """Encode and enqueue without blocking; bounding the queue is the caller's job.
-        Raises InvalidOperationError for an op that cannot be encoded."""
+        """Encode and hand over without blocking; bounding the queue is the caller's job.
+        Raises InvalidOperationError for an op that cannot be encoded.
+
+        From a trio task, the bytes go down the pipe in one non-blocking write per scheduler
+        batch (`_flush`, run soon in the same thread): no thread hand-off on the hot path.
+        Only when the pipe is full does the sender thread take over until it has drained."""
         try:
             wire_ops = [op_to_wire(op) for op in request.ops]
         except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable custom op
             raise InvalidOperationError(f"{type(exc).__name__}: {exc}") from exc
+        token = request.token
         with self._cond:
             if self._stopping:
                 raise JournalUnavailableError("journal writer is stopped")
             if self._child is None:
                 raise JournalUnavailableError("journal writer process is restarting")
             self._next_id += 1
-            request.wire = self._pack([self._next_id, wire_ops])
+            request.wire = wire = self._pack([self._next_id, wire_ops])
             self._inflight[self._next_id] = request
-            self._queue.append(request)
-            if self._idle:
-                self._idle = False  # one notify per idle spell: Condition.notify is Python code
-                self._cond.notify()
+            self._queue.append(wire)
+            if self._sender_owns or token is None:
+                self._sender_owns = True
+                if self._idle:
+                    self._idle = False  # one notify per idle spell: Condition.notify is Python code
+                    self._cond.notify()
+                return
+            if self._flush_due:
+                return
+            self._flush_due = True
+        token.run_sync_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write everything submitted since the last flush (in the trio thread, non-blocking)."""
+        with self._cond:
+            self._flush_due = False
+            child = self._child
+            if self._sender_owns or not self._queue or child is None:
+                return
+            data = b"".join(self._queue)
+            self._queue.clear()
+            try:
+                written = os.write(child.stdin.fileno(), data)  # type: ignore[union-attr]
+            except BlockingIOError:
+                written = 0
+            except OSError:
+                return  # the writer process died: the receiver fails what it had not answered
+            if written < len(data):  # the pipe is full: the sender thread waits for room
+                self._queue.append(data[written:])
+                self._sender_owns = True
+                if self._idle:
+                    self._idle = False
+                    self._cond.notify()
 
     def stop(self) -> None:
         """Commit what is queued, then end the process and threads (blocks: call via to_thread)."""
         with self._cond:
             self._stopping = True
+            self._sender_owns = True  # what no flush wrote yet goes through the sender
             self._cond.notify()
         if self._sender.is_alive():
             self._sender.join()
@@ -161,9 +202,10 @@ class GroupCommitWriter:
         )  # fmt: skip
         assert child.stdin is not None and child.stdout is not None
         try:
-            fcntl.fcntl(child.stdin.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)  # fewer blocked writes
+            fcntl.fcntl(child.stdin.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)  # fewer full-pipe hand-offs
         except OSError:
             pass  # above /proc/sys/fs/pipe-max-size: the default pipe works too, in smaller steps
+        os.set_blocking(child.stdin.fileno(), False)
         unpacker = msgpack.Unpacker(raw=False, use_list=True)
         deadline = time.monotonic() + _START_TIMEOUT
         hello: Any = None
@@ -181,23 +223,28 @@ class GroupCommitWriter:
         return child
 
     def _send_loop(self) -> None:
-        """Write what callers queued, many requests per write; EOF to the child on stop."""
+        """Write what the pipe had no room for (blocking); EOF to the child on stop."""
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
+                while not (self._sender_owns and self._queue) and not self._stopping:
                     self._idle = True
                     self._cond.wait()
                     self._idle = False
-                batch = list(self._queue)
+                if not self._queue:
+                    if self._stopping:
+                        break
+                    continue
+                data = b"".join(self._queue)
                 self._queue.clear()
                 child = self._child
-            if batch and child is not None:
+            if child is not None:
                 try:
-                    _write_all(child.stdin.fileno(), b"".join([r.wire for r in batch]))  # type: ignore[union-attr]
+                    _write_all(child.stdin.fileno(), data)  # type: ignore[union-attr]
                 except OSError:
                     pass  # the writer process died: the receiver fails what it had not answered
-            elif self._stopping:
-                break
+            with self._cond:
+                if not self._queue and not self._stopping:
+                    self._sender_owns = False  # drained: trio writes directly again
         child = self._child
         if child is not None and child.stdin is not None:
             child.stdin.close()  # the writer process commits what it has, answers, exits
@@ -287,9 +334,15 @@ class GroupCommitWriter:
 
 
 def _write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to a non-blocking fd, waiting for room (writer threads only)."""
     view = memoryview(data)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
     while view:
-        view = view[os.write(fd, view) :]
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            poller.poll(1000)
 
 
 def _log(level: str, event: str, **fields: Any) -> None:
