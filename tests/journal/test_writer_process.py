@@ -142,3 +142,33 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_more_than_a_pipe_full_goes_through_the_sender_thread_in_order(journal_path: Path) -> None:
+    # One request larger than the pipe (1 MiB): the non-blocking flush writes what fits and the
+    # sender thread writes the rest; requests submitted meanwhile queue behind it. Had any bytes
+    # gone down the pipe out of order, the writer process could not have decoded the stream.
+    async with open_journal(JournalConfig(path=journal_path, initial_map_size=64 << 20)) as journal:
+
+        def make(size: int) -> MessageRecord:
+            return MessageRecord(id=journal.new_id(), tenant="acme", source="A", destination="+263771234567",
+                                 created=time.time(), payload=os.urandom(size))  # fmt: skip
+
+        big = [make(6000) for _ in range(400)]  # ~2.4 MiB encoded
+        small = [make(10) for _ in range(50)]
+        writer: GroupCommitWriter = journal._writer  # type: ignore[assignment]
+        done: list[str] = []
+
+        async def commit(name: str, records: list[MessageRecord]) -> None:
+            assert await journal.commit([PutMessage(r) for r in records]) == [True] * len(records)
+            done.append(name)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(commit, "big", big)
+            await trio.testing.wait_all_tasks_blocked()
+            assert writer._sender_owns  # the pipe filled up: the thread took over
+            for i, r in enumerate(small):
+                nursery.start_soon(commit, f"small{i}", [r])
+        assert len(done) == 51
+        assert journal.counts()["messages"] == 450 and journal.check() == []
+        assert not writer._sender_owns  # drained: trio writes directly again
