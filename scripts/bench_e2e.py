@@ -118,24 +118,14 @@ def child_pids(pid: int) -> list[int]:
     return found
 
 
-def proc_tree_cpu(pids: list[int]) -> float:
+def sum_over(pids: list[int], measure: Any) -> float:
+    """`measure(pid)` summed over the processes of `pids` that are still there."""
     total = 0.0
     for child in pids:
         try:
-            total += proc_cpu(child)
+            total += measure(child)
         except OSError:
             pass  # exited
-    return total
-
-
-def _writer_anon_mb(pids: list[int]) -> float:
-    """Anonymous RSS of the journal writer process (its LMDB pages are file-backed)."""
-    total = 0.0
-    for child in pids:
-        try:
-            total += proc_rss_anon_mb(child)
-        except OSError:
-            pass
     return total
 
 
@@ -284,8 +274,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         load_avg_start = os.getloadavg()
         cpu0 = proc_cpu(pid)
         writers = child_pids(pid)  # the journal writer process
-        writer_cpu0 = proc_tree_cpu(writers)
-        writer_anon: list[float] = [_writer_anon_mb(writers)]
+        writer_cpu0 = sum_over(writers, proc_cpu)
+        writer_anon: list[float] = [sum_over(writers, proc_rss_anon_mb)]
         split0 = proc_cpu_split(pid)
         sim_cpu0 = proc_cpu(sim.pid)
         rss_samples: list[tuple[float, float]] = [(0.0, proc_rss_mb(pid))]
@@ -312,7 +302,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if now >= next_rss:
                 rss_samples.append((now - t0, proc_rss_mb(pid)))
                 anon_samples.append(proc_rss_anon_mb(pid))
-                writer_anon.append(_writer_anon_mb(writers))
+                writer_anon.append(sum_over(writers, proc_rss_anon_mb))
                 if args.watch:
                     _watch(daemon, args.watch.split(","), now - t0, [c.progress for c in clients], workdir)
                 next_rss += args.rss_every
@@ -335,8 +325,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     break
         t_end = time.monotonic()
         cpu1 = proc_cpu(pid)
-        writer_cpu1 = proc_tree_cpu(writers)
-        writer_anon.append(_writer_anon_mb(writers))
+        writer_cpu1 = sum_over(writers, proc_cpu)
+        writer_anon.append(sum_over(writers, proc_rss_anon_mb))
         split1 = proc_cpu_split(pid)
         sim_cpu1 = proc_cpu(sim.pid)
         rss_end = proc_rss_mb(pid)
