@@ -194,6 +194,7 @@ class SwitchCollector(Collector):
             ("ops_committed", "Journal operations committed"),
             ("requests_failed", "Commit requests that failed"),
             ("map_growths", "Times the LMDB map grew"),
+            ("writer_restarts", "Times a journal writer process that died was replaced"),
         ):
             yield CounterMetricFamily(f"smsswitch_journal_{key}", help_text, value=writer.get(key, 0))
         yield GaugeMetricFamily("smsswitch_journal_pending", "Commit requests waiting", value=writer.get("pending", 0))

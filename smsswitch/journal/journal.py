@@ -199,6 +199,7 @@ class Journal:
             "ops_committed": w.ops_committed,
             "requests_failed": w.requests_failed,
             "map_growths": w.map_growths,
+            "writer_restarts": w.restarts,
             "last_batch_ops": w.last_batch_ops,
             "largest_batch_ops": w.largest_batch_ops,
             "queued": w.queued,
