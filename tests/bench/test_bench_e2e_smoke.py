@@ -54,3 +54,24 @@ def test_rate_and_carrier_delay_with_two_client_processes() -> None:
     )  # fmt: skip
     assert out["accepted"] > 0 and out["lost"] == 0 and out["duplicates"] == 0
     assert out["params"]["clients"] == 2 and out["params"]["carrier_rtt_ms"] == 20.0
+
+
+def test_pair_runs_the_other_revisions_daemon() -> None:
+    # 0ec2a09 is the last revision whose journal writer was a thread: its runs show no writer
+    # process, this tree's one, so each side really ran its own daemon.
+    old = "0ec2a09"
+    if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{old}^{{commit}}"], capture_output=True).returncode:
+        pytest.skip(f"{old} is not in this checkout's history")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_pair.py"), old, "--pairs", "1", "--",
+         "--messages", "100", "--binds", "2", "--window", "10", "--receipt-delay", "0.01", "--drain-timeout", "30"],
+        capture_output=True, text=True, timeout=150, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+    (pair,) = out["pairs"]
+    assert pair["rev"]["writer_processes"] == 0 and pair["this"]["writer_processes"] == 1
+    assert pair["rev"]["lost"] == 0 and pair["this"]["lost"] == 0
+    assert out["summary"]["end_to_end_per_s"]["median_ratio"] is not None
+    worktrees = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout
+    assert "smsswitch-pair-" not in worktrees  # removed again
