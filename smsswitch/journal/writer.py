@@ -1,12 +1,13 @@
 """The group-commit writer: one process, one write transaction and one fsync per batch.
 
 Callers hand over requests (a list of ops each) without blocking: they are encoded
-(ops.op_to_wire) and written, many per write, down a pipe to the writer process (writer_child.py), which
-takes everything that arrived while it was busy (up to `max_batch_ops`), applies it in one
-LMDB write transaction, commits (sync: the commit is an fsync) and answers the batch. A
-receiver thread reads the answers and wakes every waiter of the batch with one call into
-their trio loop. One fsync serves the whole batch, the trio loop never touches the disk,
-and the batch's Python work runs outside the daemon's GIL (see writer_child.py for why).
+(ops.op_to_wire) and written, many per write, down a pipe to the writer process
+(writer_child.py), which takes everything that arrived while it was busy (up to
+`max_batch_ops`), applies it in one LMDB write transaction, commits (sync: the commit is an
+fsync) and answers the batch. A receiver thread reads the answers and wakes every waiter of
+the batch with one call into their trio loop. One fsync serves the whole batch, the trio
+loop never touches the disk, and the batch's Python work runs outside the daemon's GIL (see
+writer_child.py for why).
 
 Reads stay in the daemon (LMDB readers in any process see each commit at once). A map that
 the writer process grows is adopted by the daemon's next read (Journal._begin_read).
@@ -36,11 +37,11 @@ import trio
 
 from smsswitch.histogram import Histogram
 from smsswitch.journal import errors
-from smsswitch.journal.committer import Request, classify
+from smsswitch.journal.committer import Request
 from smsswitch.journal.errors import InvalidOperationError, JournalError, JournalUnavailableError
 from smsswitch.journal.ops import op_to_wire
 
-__all__ = ["GroupCommitWriter", "Request", "classify"]
+__all__ = ["GroupCommitWriter", "Request"]
 
 log = structlog.get_logger("smsswitch.journal")
 
@@ -85,7 +86,6 @@ class GroupCommitWriter:
         self._next_id = 0
         self._idle = False
         self._stopping = False
-        self._stopped = False
         self._pack = msgpack.Packer(use_bin_type=True).pack
         self._child: subprocess.Popen[bytes] | None = None
         self._sender = threading.Thread(target=self._send_loop, name="journal-sender", daemon=True)
