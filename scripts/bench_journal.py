@@ -28,6 +28,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from smsswitch.daemon import GIL_SWITCH_INTERVAL  # noqa: E402
 from smsswitch.journal import JournalConfig, MessageRecord, PutMessage, open_journal  # noqa: E402
 from smsswitch.journal.ids import MessageIdGenerator  # noqa: E402
 from smsswitch.journal.store import Store, open_env  # noqa: E402
@@ -115,6 +116,7 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where to put the journals (default: a temp dir)")
     args = parser.parse_args()
     payload = os.urandom(args.payload)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # as the daemon runs the journal
 
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="bench_journal_") as tmp:
         runs = [
