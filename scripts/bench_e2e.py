@@ -107,17 +107,6 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def child_pids(pid: int) -> list[int]:
-    """Direct children of `pid` (the daemon's journal writer process)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):  # a child belongs to the thread that forked it
-        try:
-            found.extend(int(c) for c in (task / "children").read_text().split())
-        except OSError:
-            pass
-    return found
-
-
 def sum_over(pids: list[int], measure: Any) -> float:
     """`measure(pid)` summed over the processes of `pids` that are still there."""
     total = 0.0
@@ -273,7 +262,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         n_clients = max(1, min(args.clients, args.binds))
         load_avg_start = os.getloadavg()
         cpu0 = proc_cpu(pid)
-        writers = child_pids(pid)  # the journal writer process
+        writers = daemon.writer_pids()  # the journal writer process
         writer_cpu0 = sum_over(writers, proc_cpu)
         writer_anon: list[float] = [sum_over(writers, proc_rss_anon_mb)]
         split0 = proc_cpu_split(pid)

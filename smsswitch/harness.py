@@ -28,6 +28,17 @@ EXAMPLE_ROUTES = ROOT / "config" / "routes.yaml"
 EXAMPLE_POLICY = ROOT / "config" / "policy.yaml"
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid`, whichever of its threads forked them."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):  # a child belongs to the thread that forked it
+        try:
+            found.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            pass  # the thread ended meanwhile
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -127,6 +138,11 @@ class DaemonProcess:
                 return message
             self.notifications.append(message)
         raise TimeoutError(f"no {needle!r} from the daemon within {timeout}s:\n{self.log_tail()}")
+
+    def writer_pids(self) -> list[int]:
+        """The daemon's child processes: its journal writer (one, while it runs)."""
+        assert self.process is not None
+        return child_pids(self.process.pid)
 
     def signal(self, signum: int) -> None:
         assert self.process is not None

@@ -42,9 +42,10 @@ LogFn = Callable[..., None]
 
 
 class Request:
-    """One caller's ops, and where its outcome goes: `results` (one per op) or `error`."""
+    """One caller's ops, and where its outcome goes: `results` (one per op) or `error`. In
+    the daemon, `token` is the caller's trio loop and `done` its parked task (writer.py)."""
 
-    __slots__ = ("ops", "results", "error", "done", "token", "wire")
+    __slots__ = ("ops", "results", "error", "done", "token")
 
     def __init__(self, ops: Sequence[Any], done: Any = None, token: Any = None) -> None:
         self.ops = ops
@@ -52,8 +53,6 @@ class Request:
         self.error: BaseException | None = None
         self.done = done
         self.token = token
-        #: The encoded request as sent to the writer process (writer.py).
-        self.wire: bytes = b""
 
 
 class _BadRequest(Exception):

@@ -6,9 +6,10 @@
         journal.get(message_id)                         # cheap read, any thread
 
 Writes go through one group-commit writer process; reads use LMDB read transactions
-directly in this process (they never block the writer or each other). The trio side bounds the number of
-requests in flight: `commit` waits for room, `try_commit` raises JournalOverloadedError at
-once so the server can answer ESME_RMSGQFUL instead of queueing without bound.
+directly in this process (they never block the writer or each other). The trio side bounds
+the number of requests in flight: `commit` waits for room, `try_commit` raises
+JournalOverloadedError at once so the server can answer ESME_RMSGQFUL instead of queueing
+without bound.
 """
 
 from __future__ import annotations

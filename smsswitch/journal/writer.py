@@ -22,7 +22,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import select
 import subprocess
 import sys
 import threading
@@ -40,6 +39,7 @@ from smsswitch.journal import errors
 from smsswitch.journal.committer import Request
 from smsswitch.journal.errors import InvalidOperationError, JournalError, JournalUnavailableError
 from smsswitch.journal.ops import op_to_wire
+from smsswitch.journal.writer_child import write_all
 
 __all__ = ["GroupCommitWriter", "Request"]
 
@@ -68,19 +68,20 @@ class GroupCommitWriter:
         sync: bool = True,
         max_batch_ops: int = 2000,
         linger: float = 0.0,
-        on_trio_done: Callable[[list[Request]], None] | None = None,
+        on_trio_done: Callable[[list[Request]], None],
     ) -> None:
         self._child_config = {
             "path": str(path), "map_size": map_size, "max_map_size": max_map_size, "sync": sync,
             "max_batch_ops": max_batch_ops, "linger": linger, "sys_path": [p for p in sys.path if p],
         }  # fmt: skip
-        self._on_trio_done = on_trio_done or _set_all
+        #: Runs in a caller's trio loop with the requests of one answered batch.
+        self._on_trio_done = on_trio_done
         self._cond = threading.Condition(threading.Lock())
         #: Encoded requests not yet written to the pipe.
         self._queue: deque[bytes] = deque()
         #: A `_flush` is scheduled in the trio loop.
         self._flush_due = False
-        #: The sender thread writes (the pipe was full, or a caller has no trio loop): queue for it.
+        #: The sender thread writes (the pipe was full, or we are stopping): queue for it.
         self._sender_owns = False
         self._inflight: dict[int, Request] = {}
         self._next_id = 0
@@ -113,35 +114,28 @@ class GroupCommitWriter:
 
     def submit(self, request: Request) -> None:
         """Encode and hand over without blocking; bounding the queue is the caller's job.
-        Raises InvalidOperationError for an op that cannot be encoded.
+        Raises InvalidOperationError for an op that cannot be encoded. Call from a trio task
+        (the request carries its loop's token).
 
-        From a trio task, the bytes go down the pipe in one non-blocking write per scheduler
+        The bytes go down the pipe in one non-blocking write per scheduler
         batch (`_flush`, run soon in the same thread): no thread hand-off on the hot path.
         Only when the pipe is full does the sender thread take over until it has drained."""
         try:
             wire_ops = [op_to_wire(op) for op in request.ops]
         except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable custom op
             raise InvalidOperationError(f"{type(exc).__name__}: {exc}") from exc
-        token = request.token
         with self._cond:
             if self._stopping:
                 raise JournalUnavailableError("journal writer is stopped")
             if self._child is None:
                 raise JournalUnavailableError("journal writer process is restarting")
             self._next_id += 1
-            request.wire = wire = self._pack([self._next_id, wire_ops])
             self._inflight[self._next_id] = request
-            self._queue.append(wire)
-            if self._sender_owns or token is None:
-                self._sender_owns = True
-                if self._idle:
-                    self._idle = False  # one notify per idle spell: Condition.notify is Python code
-                    self._cond.notify()
-                return
-            if self._flush_due:
-                return
+            self._queue.append(self._pack([self._next_id, wire_ops]))
+            if self._sender_owns or self._flush_due:
+                return  # the sender thread, or the flush already scheduled, takes it along
             self._flush_due = True
-        token.run_sync_soon(self._flush)
+        request.token.run_sync_soon(self._flush)
 
     def _flush(self) -> None:
         """Write everything submitted since the last flush (in the trio thread, non-blocking)."""
@@ -162,7 +156,7 @@ class GroupCommitWriter:
                 self._queue.append(data[written:])
                 self._sender_owns = True
                 if self._idle:
-                    self._idle = False
+                    self._idle = False  # one notify per idle spell: Condition.notify is Python code
                     self._cond.notify()
 
     def stop(self) -> None:
@@ -239,7 +233,7 @@ class GroupCommitWriter:
                 child = self._child
             if child is not None:
                 try:
-                    _write_all(child.stdin.fileno(), data)  # type: ignore[union-attr]
+                    write_all(child.stdin.fileno(), data)  # type: ignore[union-attr]
                 except OSError:
                     pass  # the writer process died: the receiver fails what it had not answered
             with self._cond:
@@ -321,28 +315,12 @@ class GroupCommitWriter:
     def _wake(self, batch: list[Request]) -> None:
         by_token: dict[trio.lowlevel.TrioToken, list[Request]] = {}
         for request in batch:
-            if request.token is None:
-                if request.done is not None:
-                    request.done.set()
-            else:
-                by_token.setdefault(request.token, []).append(request)
+            by_token.setdefault(request.token, []).append(request)
         for token, requests in by_token.items():
             try:
                 token.run_sync_soon(self._on_trio_done, requests)
             except trio.RunFinishedError:
                 pass  # the caller's loop is gone; nobody is waiting any more
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write all of `data` to a non-blocking fd, waiting for room (writer threads only)."""
-    view = memoryview(data)
-    poller = select.poll()
-    poller.register(fd, select.POLLOUT)
-    while view:
-        try:
-            view = view[os.write(fd, view) :]
-        except BlockingIOError:
-            poller.poll(1000)
 
 
 def _log(level: str, event: str, **fields: Any) -> None:
@@ -351,9 +329,3 @@ def _log(level: str, event: str, **fields: Any) -> None:
         getattr(log, level)(event, **fields)
     except Exception:  # noqa: BLE001 - nothing sensible left to do with it
         pass
-
-
-def _set_all(requests: list[Request]) -> None:
-    for request in requests:
-        if request.done is not None:
-            request.done.set()

@@ -45,12 +45,12 @@ def main() -> int:
         env = open_env(config["path"], map_size=config["map_size"], sync=config["sync"])
         committer = BatchCommitter(Store(env), MapGate(), max_map_size=config["max_map_size"], log=_Logs.add)
     except Exception as exc:  # noqa: BLE001 - the daemon reports it and refuses to start
-        _write(out, packer.pack(["error", f"{type(exc).__name__}: {exc}"]))
+        write_all(out, packer.pack(["error", f"{type(exc).__name__}: {exc}"]))
         return 1
     from smsswitch.gctune import tune_for_daemon
 
     tune_for_daemon()  # a few lists per op, freed by refcount: see gctune
-    _write(out, packer.pack(["ready", os.getpid()]))
+    write_all(out, packer.pack(["ready", os.getpid()]))
     _serve(committer, sys.stdin.buffer.fileno(), out, packer, config["max_batch_ops"], config["linger"])
     env.close()
     return 0
@@ -138,15 +138,23 @@ def _serve(committer: Any, rfd: int, wfd: int, packer: msgpack.Packer, max_batch
         if parent_gone:
             continue  # nobody to answer; keep committing what was handed over, then exit
         try:
-            _write(wfd, packer.pack([answers, stats, logs]))
+            write_all(wfd, packer.pack([answers, stats, logs]))
         except OSError:  # BrokenPipeError: the daemon is gone
             parent_gone = True
 
 
-def _write(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to a pipe, blocking or not (waits for room); both ends use it."""
     view = memoryview(data)
+    poller: Any = None  # made on the first full pipe only
     while view:
-        view = view[os.write(fd, view) :]
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            if poller is None:
+                poller = select.poll()
+                poller.register(fd, select.POLLOUT)
+            poller.poll(1000)
 
 
 if __name__ == "__main__":

@@ -61,13 +61,14 @@ def test_the_daemon_outlives_its_journal_writer(tmp_path: Path) -> None:
     with DaemonProcess(write_config(tmp_path)) as daemon:
         daemon.start()
         earlier, _ = trio.run(submit_and_collect, daemon.smpp_port, 2)
-        writer = _writer_pid(daemon.process.pid)  # type: ignore[union-attr]
+        (writer,) = daemon.writer_pids()
         os.kill(writer, signal.SIGKILL)
         deadline = time.monotonic() + 20
         while daemon.metric("smsswitch_journal_writer_restarts_total") < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert daemon.metric("smsswitch_journal_writer_restarts_total") == 1
-        assert _writer_pid(daemon.process.pid) != writer  # type: ignore[union-attr]
+        (new_writer,) = daemon.writer_pids()
+        assert new_writer != writer
         first_ids, receipted = trio.run(submit_until_receipted, daemon.smpp_port, 3)
         # The tenant's acks of earlier receipts may have died with the writer: those receipts
         # come again (at least once), and only they may.
@@ -87,13 +88,6 @@ async def submit_until_receipted(port: int, count: int) -> tuple[list[str], list
                 assert delivered is not None and delivered.is_receipt
                 receipted.append(delivered.receipted_message_id)
     return ids, receipted
-
-
-def _writer_pid(daemon_pid: int) -> int:
-    """The daemon's journal writer: its one child (forked from whichever thread started it)."""
-    children = [int(c) for task in Path(f"/proc/{daemon_pid}/task").glob("*") for c in (task / "children").read_text().split()]
-    assert len(children) == 1, children
-    return children[0]
 
 
 def test_sighup_reload_good_and_bad(tmp_path: Path) -> None:
