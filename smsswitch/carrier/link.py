@@ -54,6 +54,7 @@ from smsswitch.smpp.pdu import (
     make_response,
 )
 from smsswitch.smpp.session import LocalProtocolError, Role, Session
+from smsswitch.streams import send_eagerly
 
 if TYPE_CHECKING:
     from smsswitch.carrier.connector import Connector
@@ -566,12 +567,19 @@ class CarrierLink:
     async def _flush(self) -> None:
         session = self.session
         stream = self.stream
-        if session is None or stream is None:
-            return
-        async with self._send_lock:
+        if session is None or stream is None or not session.has_data_to_send:
+            return  # most calls (each writer turn) have nothing: no lock, no schedule point
+        lock = self._send_lock
+        try:
+            lock.acquire_nowait()  # uncontended, the usual case: acquire() would yield first
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
             data = session.data_to_send()
             if data:
-                await stream.send_all(data)
+                await send_eagerly(stream, data)
+        finally:
+            lock.release()
 
     async def _unbind(self) -> None:
         """Polite goodbye on stop: unbind, wait briefly for unbind_resp, then let go."""

@@ -73,6 +73,7 @@ from smsswitch.smpp.pdu import (
     UnsuccessSme,
 )
 from smsswitch.smpp.session import LocalProtocolError, Role, Session, SessionState
+from smsswitch.streams import send_eagerly
 
 __all__ = ["ConnectionContext", "TenantConnection"]
 
@@ -189,6 +190,7 @@ class TenantConnection:
         # Task coordination.
         self._send_lock = trio.Lock()
         self._timer_wakeup = trio.Event()
+        self._timer_deadline = -math.inf  # what the timer loop waits for (-inf: it is not waiting)
         self._unbound = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._draining = False
@@ -301,7 +303,7 @@ class TenantConnection:
             # may then hold part of a PDU and must not get another one (see _cleanup).
             self._write_cut = True
             with trio.move_on_after(max(self.ctx.config.response_timeout, 1.0)) as scope:
-                await self.stream.send_all(data)
+                await send_eagerly(self.stream, data)
             if scope.cancelled_caught:
                 self._end("write_timeout")
                 return
@@ -683,7 +685,9 @@ class TenantConnection:
                     continue
                 outlet.mark_sent(seq, delivery)
                 stats.deliveries["sent"] += 1
-            self._timer_wakeup.set()  # a response deadline may now come before the others
+            deadline = self.session.next_deadline()
+            if deadline is not None and deadline < self._timer_deadline:
+                self._timer_wakeup.set()  # a response deadline now comes before the one it waits for
             await self._flush()
             if bad:
                 await self._report_deliveries(bad)
@@ -697,8 +701,10 @@ class TenantConnection:
             if self.bind is None:
                 deadline = self._bind_deadline if deadline is None else min(deadline, self._bind_deadline)
             wakeup = self._timer_wakeup
-            with trio.move_on_at(math.inf if deadline is None else deadline):
+            self._timer_deadline = math.inf if deadline is None else deadline
+            with trio.move_on_at(self._timer_deadline):
                 await wakeup.wait()
+            self._timer_deadline = -math.inf  # busy: wake-ups meanwhile are kept for the next turn
             if wakeup.is_set():
                 self._timer_wakeup = trio.Event()
             now = trio.current_time()
