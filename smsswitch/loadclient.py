@@ -28,8 +28,10 @@ import resource
 import sys
 import time
 from array import array
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 import trio
 
 from smsswitch.gctune import tune_for_daemon
@@ -53,6 +55,7 @@ _DELIVER_SM = int(CommandId.DELIVER_SM)
 _ROK = int(CommandStatus.ESME_ROK)
 _RECEIPTED = int(Tag.RECEIPTED_MESSAGE_ID)
 READ_SIZE = 256 * 1024
+PACER_TICK = 0.002  # seconds between top-ups of the rate-limited binds
 
 DEFAULTS: dict[str, Any] = {
     "host": "127.0.0.1",
@@ -111,6 +114,16 @@ class Counters:
         self.errors: list[str] = []
 
 
+@attrs.define
+class _Paced:
+    """A rate-limited bind as the pacer sees it: its allowance and how to use it."""
+
+    tokens: list[float]
+    fill: Callable[[], None]
+    flush: Callable[[], Awaitable[None]]
+    pending: list[tuple[int, int, bytes]]
+
+
 class LoadClient:
     def __init__(self, params: dict[str, Any]) -> None:
         self.p = {**DEFAULTS, **params}
@@ -125,6 +138,7 @@ class LoadClient:
         self._deadline = math.inf
         self._counter = int(self.p["client_index"]) * 100_000_000
         self._binds_finished = 0
+        self._paced: list[_Paced] = []  # rate-limited binds, topped up by the one pacer task
 
     # ------------------------------------------------------------ messages
 
@@ -219,17 +233,6 @@ class LoadClient:
                 if data:
                     await stream.send_all(data)
 
-        async def pacer() -> None:
-            rate = float(p["rate"]) / int(p["binds"])
-            last = monotonic()
-            while not self.submit_over.is_set() or pending:
-                await trio.sleep(0.002)
-                now = monotonic()
-                tokens[0] = min(tokens[0] + (now - last) * rate, max(2.0, rate * 0.02))  # <= 20 ms of burst
-                last = now
-                fill()
-                await flush()
-
         async def reader(nursery: trio.Nursery) -> None:
             while True:
                 if monotonic() >= stop_reading_at:
@@ -276,11 +279,12 @@ class LoadClient:
                     fill()
                 await flush()
 
+        paced = _Paced(tokens, fill, flush, pending)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(reader, nursery)
                 if tokens:
-                    nursery.start_soon(pacer)
+                    self._paced.append(paced)
                 else:
                     fill()
                     await flush()
@@ -295,6 +299,8 @@ class LoadClient:
                         await trio.sleep(0.01)
                 nursery.cancel_scope.cancel()
         finally:
+            if paced in self._paced:
+                self._paced.remove(paced)
             with trio.move_on_after(1):
                 await stream.aclose()
 
@@ -308,6 +314,8 @@ class LoadClient:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._control)
                 nursery.start_soon(self._progress)
+                if p["rate"]:
+                    nursery.start_soon(self._guard, self._pacer)
                 async with trio.open_nursery() as binds:
                     for index in range(int(p["binds"])):
                         tokens: list[float] = [0.0] if p["rate"] else []
@@ -315,6 +323,30 @@ class LoadClient:
                 nursery.cancel_scope.cancel()
         finally:
             self._report_progress()
+
+    async def _pacer(self) -> None:
+        """Every PACER_TICK, top up each bound bind's allowance, fill its window and send.
+
+        One task for every bind of the process: a timer per bind woke the process once per
+        bind per tick (8 binds: 4,000 wake-ups/s), CPU taken from the daemon it measures."""
+        rate = float(self.p["rate"]) / int(self.p["binds"])
+        burst = max(2.0, rate * 0.02)  # <= 20 ms of burst
+        monotonic = time.monotonic
+        last = monotonic()
+        while True:
+            await trio.sleep(PACER_TICK)
+            paced = self._paced
+            if self.submit_over.is_set() and not any(b.pending for b in paced):
+                return
+            now = monotonic()
+            credit = (now - last) * rate
+            last = now
+            for bind in paced:
+                tokens = bind.tokens
+                tokens[0] = min(tokens[0] + credit, burst)
+                bind.fill()
+            for bind in paced:
+                await bind.flush()
 
     async def _guard(self, fn: Any, *args: Any) -> None:
         try:
