@@ -114,6 +114,9 @@ class CarrierLink:
             self.config.reconnect_initial, self.config.reconnect_max, owner.rng
         )
         self._wake = trio.Event()
+        #: The writer waits with room in its window for the queue to hand it work: a read
+        #: that leaves nothing to send needs no wake-up then (one task step per read saved).
+        self._writer_awaits_work = False
         self._unbound = trio.Event()
         self._send_lock = trio.Lock()
         self._lost: str | None = None
@@ -190,6 +193,7 @@ class CarrierLink:
         self._lost = None
         self._unbound = trio.Event()
         self._wake = trio.Event()
+        self._writer_awaits_work = False  # the last link's writer may have been cancelled waiting
         self._report_wake = trio.Event()
         self._report_room = trio.Event()
         with trio.fail_after(max(config.response_timeout, 0.001) * 2):
@@ -283,7 +287,8 @@ class CarrierLink:
         while True:
             if events:
                 self._handle_events(events)
-            self._wake.set()  # the writer sends what we queued and refills the window
+            if not self._writer_awaits_work or session.has_data_to_send:
+                self._wake.set()  # the writer sends what we queued and refills the window
             if self._lost is not None:
                 await self._flush()  # e.g. unbind_resp: best effort, the link is going
                 raise LinkLost(self._lost)
@@ -429,8 +434,10 @@ class CarrierLink:
                 pause if pause > now else math.inf,
                 now + 1.0,
             )
+            self._writer_awaits_work = idle
             with trio.move_on_at(until):
                 await self._wake.wait()
+            self._writer_awaits_work = False
             if idle:
                 owner.queue.unregister_idle(self._wake)
 

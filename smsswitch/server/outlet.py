@@ -81,8 +81,8 @@ class SessionOutlet:
     def settle(self, sequence_number: int) -> OutboundDelivery | None:
         """The deliver_sm with this sequence number was answered or timed out."""
         delivery = self._on_wire.pop(sequence_number, None)
-        if delivery is not None and self._accepting:
-            self._wakeup.set()
+        if delivery is not None and self._accepting and self._queued:
+            self._wakeup.set()  # window room for what waits (with nothing queued, `offer` wakes)
         return delivery
 
     def stop(self) -> None:

@@ -30,6 +30,24 @@ async def test_window_is_filled_but_never_exceeded(sink: FakeSink) -> None:
             nursery.cancel_scope.cancel()
 
 
+async def test_a_full_window_refills_as_soon_as_responses_free_it(sink: FakeSink) -> None:
+    # Window 1, no receipts: only the submit_sm_resp frees the window, and the writer
+    # (waiting on a full window, not on the queue) must be woken by that read. Without the
+    # wake-up it would refill on its one-second fallback turn: 30 jobs would take ~30 s.
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            sim = await start_sim(nursery)
+            connector = Connector(connector_config(sim.port, window=1), sink)
+            nursery.start_soon(connector.run)
+            await eventually(lambda: connector.health().sessions_bound == 1)
+            for i in range(30):
+                await connector.submit(make_job(i, registered_delivery=0))
+            await sink.wait_for(lambda: len(sink.results) == 30, timeout=8)
+            assert len(sink.accepted()) == 30
+            assert sim.stats()["max_unanswered"] == 1
+            nursery.cancel_scope.cancel()
+
+
 async def test_rate_is_connector_wide_and_smooth(sink: FakeSink) -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
