@@ -107,6 +107,26 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def pressure_stalls() -> dict[str, int]:
+    """Cumulative stall time (µs) from /proc/pressure: io "full" and cpu "some"; {} without PSI."""
+    totals: dict[str, int] = {}
+    for resource, kind in (("io", "full"), ("cpu", "some")):
+        try:
+            with open(f"/proc/pressure/{resource}") as f:
+                for line in f:
+                    if line.startswith(kind):
+                        totals[f"{resource}_{kind}"] = int(line.rsplit("total=", 1)[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return totals
+
+
+def _stall_ms(before: dict[str, int], after: dict[str, int], key: str) -> float | None:
+    if key not in before or key not in after:
+        return None
+    return round((after[key] - before[key]) / 1000, 1)
+
+
 def sum_over(pids: list[int], measure: Any) -> float:
     """`measure(pid)` summed over the processes of `pids` that are still there."""
     total = 0.0
@@ -261,6 +281,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # Load clients.
         n_clients = max(1, min(args.clients, args.binds))
         load_avg_start = os.getloadavg()
+        stalls0 = pressure_stalls()
         cpu0 = proc_cpu(pid)
         writers = daemon.writer_pids()  # the journal writer process
         writer_cpu0 = sum_over(writers, proc_cpu)
@@ -321,6 +342,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rss_end = proc_rss_mb(pid)
         anon_end = proc_rss_anon_mb(pid)
         load_avg_end = os.getloadavg()
+        stalls1 = pressure_stalls()
         for c in clients:
             c.stop()
         results = [c.results() for c in clients]
@@ -373,6 +395,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         daemon_exit=daemon_exit,
         load_avg_start=round(load_avg_start[0], 2),
         load_avg_end=round(load_avg_end[0], 2),
+        # Time every task was stalled on I/O (e.g. a slow fsync on this VM's shared disk)
+        # and some task waited for a CPU, during the run: a run with a long I/O stall has
+        # an outside cause. None where the kernel has no pressure accounting.
+        io_full_stall_ms=_stall_ms(stalls0, stalls1, "io_full"),
+        cpu_some_stall_ms=_stall_ms(stalls0, stalls1, "cpu_some"),
         nproc=os.cpu_count(),
     )
     # Everything on the machine's cores, per accepted message: daemon + writer + simulator + client.

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(180)
 KEYS = {
     "accepted_per_s", "submit_resp_p50_ms", "submit_resp_p99_ms", "receipts_per_s",
     "receipt_completeness", "submit_to_receipt_p99_ms", "lost", "duplicates", "daemon_cpu_s",
-    "daemon_rss_mb", "writer_cpu_s", "all_cpu_us_per_msg", "params",
+    "daemon_rss_mb", "writer_cpu_s", "all_cpu_us_per_msg", "io_full_stall_ms", "cpu_some_stall_ms", "params",
 }  # fmt: skip
 
 
