@@ -231,7 +231,7 @@ class Store:
             return False
         self._unindex_message(txn, decode_message_fields(raw))
         txn.delete(key, db=self.messages)
-        txn.delete(key, db=self.dead_letters)
+        self.delete_dead_letter(txn, message_id)  # with the letter's own index entries
         return True
 
     def _set_carrier(self, txn: lmdb.Transaction, f: list[Any], connector: str, carrier_id: str) -> None:

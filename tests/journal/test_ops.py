@@ -255,3 +255,16 @@ async def test_a_dead_letter_replaced_under_its_id_takes_its_index_entries(journ
     await journal.commit([AddOutbox(entry), DeadLetterOutbox(entry.id, "expired", time.time())])
     await journal.commit([PutMessage(record), DeadLetterMessage(record.id, "no route", time.time())])
     assert journal.check() == []
+
+
+async def test_deleting_a_message_takes_the_index_entries_of_a_dead_letter_under_its_id(
+    journal, make_record, make_entry
+) -> None:
+    # Found by test_consistency: delete_message removed the dead letter under the message's id
+    # but not that letter's msisdn entry (an outbox letter's; ids are one space, see above).
+    entry = make_entry()
+    record = make_record(id=entry.id)
+    await journal.commit([AddOutbox(entry), DeadLetterOutbox(entry.id, "expired", time.time())])
+    await journal.commit([PutMessage(record), DeleteMessage(record.id)])
+    assert journal.check() == []
+    assert journal.counts()["by_msisdn"] == journal.counts()["dead_letters"] == 0
