@@ -63,8 +63,8 @@ def summarise(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, A
         ours = [b.get(field) for _, b in pairs]
         ratios = [o / t for t, o in zip(theirs, ours) if t and o is not None]
         out[field] = {
-            "rev_median": statistics.median([t for t in theirs if t is not None] or [0]),
-            "this_median": statistics.median([o for o in ours if o is not None] or [0]),
+            "rev_median": round(statistics.median([t for t in theirs if t is not None] or [0]), 2),
+            "this_median": round(statistics.median([o for o in ours if o is not None] or [0]), 2),
             "median_ratio": round(statistics.median(ratios), 3) if ratios else None,
         }
     return out
