@@ -328,7 +328,10 @@ class LoadClient:
         """Every PACER_TICK, top up each bound bind's allowance, fill its window and send.
 
         One task for every bind of the process: a timer per bind woke the process once per
-        bind per tick (8 binds: 4,000 wake-ups/s), CPU taken from the daemon it measures."""
+        bind per tick (8 binds: 4,000 wake-ups/s), CPU taken from the daemon it measures.
+        The binds are flushed in turn, so one whose socket is full would hold up the others'
+        sends; a bind never has more than its window of submit_sm unanswered, which fits
+        the loopback socket buffers, so only a daemon that stopped reading could do that."""
         rate = float(self.p["rate"]) / int(self.p["binds"])
         burst = max(2.0, rate * 0.02)  # <= 20 ms of burst
         monotonic = time.monotonic
