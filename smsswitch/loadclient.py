@@ -49,6 +49,7 @@ from smsswitch.smpp.events import (
 )
 from smsswitch.smpp.pdu import BindTransceiver, SubmitSm, Unbind, make_response
 from smsswitch.smpp.session import Role, Session
+from smsswitch.streams import acquire_eagerly, send_eagerly
 
 _SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
 _DELIVER_SM = int(CommandId.DELIVER_SM)
@@ -228,10 +229,15 @@ class LoadClient:
                 free -= 1
 
         async def flush() -> None:
-            async with send_lock:
+            if not session.has_data_to_send:
+                return
+            await acquire_eagerly(send_lock)
+            try:
                 data = session.data_to_send()
                 if data:
-                    await stream.send_all(data)
+                    await send_eagerly(stream, data)
+            finally:
+                send_lock.release()
 
         async def reader(nursery: trio.Nursery) -> None:
             while True:

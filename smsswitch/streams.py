@@ -10,7 +10,8 @@ steps (measured with a trio Instrument at 500 submit_sm/s; see the README's Perf
 them all, which is nearly always, it returns without a schedule point; otherwise (a peer
 that reads slowly, a TLS stream, an error) the stream's own `send_all` does the rest, with
 trio's waiting, cancellation and error translation. Callers hold their connection's send
-lock, as they do for `send_all`, and every caller's loop yields elsewhere (a read, a wait).
+lock, as they do for `send_all`, and every caller's loop yields elsewhere (a read, a wait);
+`acquire_eagerly` takes such a lock without a schedule point when it is free.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ from __future__ import annotations
 import os
 
 import trio
+
+
+async def acquire_eagerly(lock: trio.Lock) -> None:
+    """`await lock.acquire()` without its schedule point when the lock is free (the usual case):
+    `trio.Lock.acquire` yields even then. Release it as usual."""
+    try:
+        lock.acquire_nowait()
+    except trio.WouldBlock:
+        await lock.acquire()
 
 
 async def send_eagerly(stream: trio.abc.SendStream, data: bytes) -> None:

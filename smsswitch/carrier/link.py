@@ -54,7 +54,7 @@ from smsswitch.smpp.pdu import (
     make_response,
 )
 from smsswitch.smpp.session import LocalProtocolError, Role, Session
-from smsswitch.streams import send_eagerly
+from smsswitch.streams import acquire_eagerly, send_eagerly
 
 if TYPE_CHECKING:
     from smsswitch.carrier.connector import Connector
@@ -577,10 +577,7 @@ class CarrierLink:
         if session is None or stream is None or not session.has_data_to_send:
             return  # most calls (each writer turn) have nothing: no lock, no schedule point
         lock = self._send_lock
-        try:
-            lock.acquire_nowait()  # uncontended, the usual case: acquire() would yield first
-        except trio.WouldBlock:
-            await lock.acquire()
+        await acquire_eagerly(lock)
         try:
             data = session.data_to_send()
             if data:

@@ -62,6 +62,7 @@ from smsswitch.smpp.pdu import (
 from smsswitch.smpp.receipt import STATE_BY_STAT, format_receipt
 from smsswitch.smpp.session import LocalProtocolError, Role, Session
 from smsswitch.smpp.text import DataCodingError, decode_text, encode_text
+from smsswitch.streams import acquire_eagerly, send_eagerly
 
 log = structlog.get_logger("smsswitch.carrier.simulator")
 
@@ -156,13 +157,17 @@ class _Connection:
             self.outstanding[seq] = item
 
     async def flush(self) -> None:
-        async with self.send_lock:
+        if not self.session.has_data_to_send:
+            self.answered_submits = 0
+            return
+        await acquire_eagerly(self.send_lock)
+        try:
             data = self.session.data_to_send()
             submits, self.answered_submits = self.answered_submits, 0
             if not data or self.closed:
                 return
             if self.delay <= 0:
-                await self.stream.send_all(data)
+                await send_eagerly(self.stream, data)
                 return
             line = self.line
             if submits or line:
@@ -174,7 +179,9 @@ class _Connection:
                 self.line_wake.set()
                 return
             async with self.line_lock:
-                await self.stream.send_all(data)
+                await send_eagerly(self.stream, data)
+        finally:
+            self.send_lock.release()
 
     async def run_delay_line(self) -> None:
         """With a response delay, the only writer: sends what fell due, in order."""
@@ -196,7 +203,7 @@ class _Connection:
                 chunks.append(data)
                 self.line_submits -= submits
             if chunks:
-                await self.stream.send_all(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                await send_eagerly(self.stream, chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
 
 class _Dropped(Exception):

@@ -73,7 +73,7 @@ from smsswitch.smpp.pdu import (
     UnsuccessSme,
 )
 from smsswitch.smpp.session import LocalProtocolError, Role, Session, SessionState
-from smsswitch.streams import send_eagerly
+from smsswitch.streams import acquire_eagerly, send_eagerly
 
 __all__ = ["ConnectionContext", "TenantConnection"]
 
@@ -291,10 +291,7 @@ class TenantConnection:
         if not self.session.has_data_to_send:
             return  # most calls (after a read, a timer tick) have nothing: no lock, no checkpoint
         lock = self._send_lock
-        try:
-            lock.acquire_nowait()  # uncontended, the usual case: skips acquire()'s reschedule
-        except trio.WouldBlock:
-            await lock.acquire()
+        await acquire_eagerly(lock)
         try:
             data = self.session.data_to_send()
             if not data:
