@@ -9,9 +9,14 @@ per batch. Here it runs on the other core and the daemon's reads stay in the dae
 Protocol (msgpack streams): in, [request id, [op wire form, ...]] per request; out, first
 ["ready", pid] (or ["error", text] if the journal cannot be opened), then one frame per batch:
 [[[request id, results | None, error kind | None, error text], ...], stats, log events].
-stdin reaching EOF means "commit what was sent, answer, and exit" (the daemon stopping or
-dying), so nothing the daemon handed over is dropped. SIGINT/SIGTERM are ignored: systemd
-signals the whole service, and this process must outlive the daemon's own drain.
+stdin reaching EOF while the daemon is there means "commit what was sent, answer, and exit"
+(its clean stop waits for those answers). If the daemon died instead (stdin at EOF and this
+process handed to another parent, or an answer the daemon can no longer read), nothing more
+is committed and the process exits: those requests were never acknowledged to anyone, the
+same as a crash before they reached the disk, and a daemon restarted meanwhile must not see
+commits land after its replay has read the journal (it would miss them). At most the batch
+being committed when the daemon died lands. SIGINT/SIGTERM are ignored: systemd signals the
+whole service, and this process must outlive the daemon's own drain.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def _serve(committer: Any, rfd: int, wfd: int, packer: msgpack.Packer, max_batch
     poller.register(rfd, select.POLLIN)
     waiting: deque[Any] = deque()
     eof = False
-    parent_gone = False
+    parent = os.getppid()
 
     def read() -> bool:
         nonlocal eof
@@ -106,6 +111,8 @@ def _serve(committer: Any, rfd: int, wfd: int, packer: msgpack.Packer, max_batch
         waiting.extend(unpacker)
         if not waiting:
             continue
+        if eof and os.getppid() != parent:
+            return  # the daemon died: commit nothing more (see the module docstring)
         batch: list[Request] = []
         ids: list[int] = []
         ops = 0
@@ -135,12 +142,10 @@ def _serve(committer: Any, rfd: int, wfd: int, packer: msgpack.Packer, max_batch
         ]  # fmt: skip
         committer.last_latency = None
         logs, _Logs.events = _Logs.events, []
-        if parent_gone:
-            continue  # nobody to answer; keep committing what was handed over, then exit
         try:
             write_all(wfd, packer.pack([answers, stats, logs]))
-        except OSError:  # BrokenPipeError: the daemon is gone
-            parent_gone = True
+        except OSError:  # BrokenPipeError: the daemon is gone; commit nothing more
+            return
 
 
 def write_all(fd: int, data: bytes) -> None:

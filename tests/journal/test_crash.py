@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from smsswitch.harness import child_pids
 from smsswitch.journal import Journal, MessageState, ReplayAction, iter_replay
 from tests.journal.crash_worker import WORKERS
 
@@ -40,8 +41,23 @@ def run_and_kill(path: Path, out: Path, seed: int, rng: random.Random) -> None:
         time.sleep(rng.uniform(0.1, 0.7))
         assert proc.poll() is None, f"worker died by itself with {proc.returncode}"
     finally:
+        writers = child_pids(proc.pid)  # the journal's writer process
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+        # The orphaned writer finishes the batch it was committing and exits without taking
+        # another (writer_child.py): only then is the journal what the next opener will see.
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in writers):
+            assert time.monotonic() < deadline, f"the killed worker's writer {writers} is still running"
+            time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
 
 
 def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:

@@ -173,3 +173,59 @@ async def test_more_than_a_pipe_full_goes_through_the_sender_thread_in_order(jou
         assert len(done) == 51
         assert journal.counts()["messages"] == 450 and journal.check() == []
         assert not writer._sender_owns  # drained: trio writes directly again
+
+
+DAEMON_WITH_BACKLOG = """
+import sys, time, trio
+from pathlib import Path
+from smsswitch.journal import JournalConfig, MessageRecord, PutMessage, open_journal
+from tests.journal.holdop import HoldOp
+
+async def main():
+    hold = HoldOp.in_dir(Path(sys.argv[2]))
+    async with open_journal(JournalConfig(path=sys.argv[1], initial_map_size=4 << 20)) as j:
+        def put():
+            return PutMessage(MessageRecord(id=j.new_id(), tenant="t", source="A", destination="B", created=time.time()))
+        await j.commit([put()])
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(j.commit, [hold])
+            await hold.wait_entered()
+            for _ in range(200):  # down the pipe, behind the held batch: never answered
+                nursery.start_soon(j.commit, [put()])
+            await trio.sleep(0.5)
+            print(j._writer._child.pid, flush=True)
+            await trio.sleep(60)
+
+trio.run(main)
+"""
+
+
+def test_a_writer_whose_daemon_died_commits_nothing_more(journal_path: Path, tmp_path: Path) -> None:
+    # The daemon is killed while its writer holds a batch and 200 requests wait in the pipe.
+    # Nobody was told those 200 were accepted; had the orphan committed them, a daemon
+    # restarted meanwhile could have replayed the journal before they landed and missed them.
+    root = Path(__file__).resolve().parents[2]
+    daemon = subprocess.Popen(
+        [sys.executable, "-c", DAEMON_WITH_BACKLOG, str(journal_path), str(tmp_path)],
+        stdout=subprocess.PIPE, text=True, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)),
+    )  # fmt: skip
+    try:
+        child = int(daemon.stdout.readline())  # type: ignore[union-attr]
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(10)
+        HoldOp.in_dir(tmp_path).let_go()  # the held batch commits; then the writer must stop
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _alive(child)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    from smsswitch.journal import Journal
+
+    journal = Journal.open_readonly(journal_path)
+    try:
+        assert journal.counts()["messages"] == 1  # the one committed before the hold
+        assert journal.check() == []
+    finally:
+        journal.close()
