@@ -14,6 +14,7 @@ from pathlib import Path
 from smsswitch.harness import child_pids
 from smsswitch.journal import Journal, MessageState, ReplayAction, iter_replay
 from tests.journal.crash_worker import WORKERS
+from tests.journal.procs import wait_gone
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 ROUNDS = 4
@@ -46,18 +47,7 @@ def run_and_kill(path: Path, out: Path, seed: int, rng: random.Random) -> None:
         proc.wait(timeout=10)
         # The orphaned writer finishes the batch it was committing and exits without taking
         # another (writer_child.py): only then is the journal what the next opener will see.
-        deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in writers):
-            assert time.monotonic() < deadline, f"the killed worker's writer {writers} is still running"
-            time.sleep(0.01)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
-    except OSError:
-        return False
+        assert wait_gone(writers), f"the killed worker's writer {writers} is still running"
 
 
 def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from smsswitch.journal.records import message_to_fields
 from smsswitch.journal.writer import GroupCommitWriter
 from smsswitch.core.suppression import SetOptOut
 from tests.journal.holdop import HoldOp
+from tests.journal.procs import alive, wait_gone
 
 
 async def test_every_op_survives_the_wire(make_record, make_entry) -> None:
@@ -125,24 +126,14 @@ def test_the_writer_process_never_outlives_its_daemon(journal_path: Path, how: s
         child = int(daemon.stdout.readline())  # type: ignore[union-attr]
         os.kill(child, signal.SIGTERM)
         time.sleep(0.2)
-        assert _alive(child)  # ignored: only its daemon ends it
+        assert alive(child)  # ignored: only its daemon ends it
         daemon.send_signal(getattr(signal, how))
         daemon.wait(10)
-        deadline = time.monotonic() + 10
-        while _alive(child) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(child)
+        assert wait_gone([child])
     finally:
         daemon.kill()
         daemon.wait()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 async def test_more_than_a_pipe_full_goes_through_the_sender_thread_in_order(journal_path: Path) -> None:
@@ -180,6 +171,7 @@ import sys, time, trio
 from pathlib import Path
 from smsswitch.journal import JournalConfig, MessageRecord, PutMessage, open_journal
 from tests.journal.holdop import HoldOp
+from tests.journal.procs import alive, wait_gone
 
 async def main():
     hold = HoldOp.in_dir(Path(sys.argv[2]))
@@ -214,10 +206,7 @@ def test_a_writer_whose_daemon_died_commits_nothing_more(journal_path: Path, tmp
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(10)
         HoldOp.in_dir(tmp_path).let_go()  # the held batch commits; then the writer must stop
-        deadline = time.monotonic() + 10
-        while _alive(child) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not _alive(child)
+        assert wait_gone([child])
     finally:
         daemon.kill()
         daemon.wait()
