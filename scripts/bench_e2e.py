@@ -127,6 +127,12 @@ def _stall_ms(before: dict[str, int], after: dict[str, int], key: str) -> float 
     return round((after[key] - before[key]) / 1000, 1)
 
 
+def tenths(samples: list[float]) -> list[float]:
+    """The samples at the start of each tenth of the run, rounded to 0.1."""
+    step = len(samples) / 10
+    return [round(samples[int(i * step)], 1) for i in range(10)]
+
+
 def sum_over(pids: list[int], measure: Any) -> float:
     """`measure(pid)` summed over the processes of `pids` that are still there."""
     total = 0.0
@@ -409,12 +415,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     if len(rss_samples) > 10:
         # RSS over the run, in tenths: flat means the later tenths stay near the second.
-        step = len(rss_samples) / 10
-        out["daemon_rss_tenths_mb"] = [round(rss_samples[int(i * step)][1], 1) for i in range(10)]
-        out["daemon_rss_anon_tenths_mb"] = [round(anon_samples[int(i * step)], 1) for i in range(10)]
+        out["daemon_rss_tenths_mb"] = tenths([mb for _, mb in rss_samples])
+        out["daemon_rss_anon_tenths_mb"] = tenths(anon_samples)
         if len(writer_anon) > 10:
-            wstep = len(writer_anon) / 10
-            out["writer_rss_anon_tenths_mb"] = [round(writer_anon[int(i * wstep)], 1) for i in range(10)]
+            out["writer_rss_anon_tenths_mb"] = tenths(writer_anon)
     if args.profile:
         out["profile"] = args.profile
         summary = summarise_profile(Path(args.profile))

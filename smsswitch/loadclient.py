@@ -119,10 +119,10 @@ class Counters:
 class _Paced:
     """A rate-limited bind as the pacer sees it: its allowance and how to use it."""
 
-    tokens: list[float]
     fill: Callable[[], None]
     flush: Callable[[], Awaitable[None]]
     pending: list[tuple[int, int, bytes]]
+    allowance: float = 0.0  # submits this bind may still send now
 
 
 class LoadClient:
@@ -173,7 +173,7 @@ class LoadClient:
 
     # ------------------------------------------------------------ one bind
 
-    async def _bind(self, index: int, tokens: list[float]) -> None:
+    async def _bind(self, index: int) -> None:
         p = self.p
         c = self.c
         stream = await trio.open_tcp_stream(p["host"], p["port"])  # trio sets TCP_NODELAY
@@ -204,8 +204,8 @@ class LoadClient:
             free = session.window_free
             if free <= 0:
                 return
-            if tokens:  # rate-limited: tokens[0] is this bind's allowance
-                free = min(free, int(tokens[0]))
+            if paced is not None:  # rate-limited
+                free = min(free, int(paced.allowance))
             while free > 0:
                 if not pending:
                     if self._take(1) == 0:
@@ -224,8 +224,8 @@ class LoadClient:
                 c.sent += 1
                 if now < c.first_send:
                     c.first_send = now
-                if tokens:
-                    tokens[0] -= 1
+                if paced is not None:
+                    paced.allowance -= 1
                 free -= 1
 
         async def flush() -> None:
@@ -281,15 +281,15 @@ class LoadClient:
                         await flush()
                         nursery.cancel_scope.cancel()
                         return
-                if not tokens:
+                if paced is None:
                     fill()
                 await flush()
 
-        paced = _Paced(tokens, fill, flush, pending)
+        paced = _Paced(fill, flush, pending) if p["rate"] else None
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(reader, nursery)
-                if tokens:
+                if paced is not None:
                     self._paced.append(paced)
                 else:
                     fill()
@@ -305,7 +305,7 @@ class LoadClient:
                         await trio.sleep(0.01)
                 nursery.cancel_scope.cancel()
         finally:
-            if paced in self._paced:
+            if paced is not None and paced in self._paced:
                 self._paced.remove(paced)
             with trio.move_on_after(1):
                 await stream.aclose()
@@ -324,8 +324,7 @@ class LoadClient:
                     nursery.start_soon(self._guard, self._pacer)
                 async with trio.open_nursery() as binds:
                     for index in range(int(p["binds"])):
-                        tokens: list[float] = [0.0] if p["rate"] else []
-                        binds.start_soon(self._guard, self._bind, index, tokens)
+                        binds.start_soon(self._guard, self._bind, index)
                 nursery.cancel_scope.cancel()
         finally:
             self._report_progress()
@@ -351,8 +350,7 @@ class LoadClient:
             credit = (now - last) * rate
             last = now
             for bind in paced:
-                tokens = bind.tokens
-                tokens[0] = min(tokens[0] + credit, burst)
+                bind.allowance = min(bind.allowance + credit, burst)
                 bind.fill()
             for bind in paced:
                 await bind.flush()

@@ -43,16 +43,15 @@ LogFn = Callable[..., None]
 
 class Request:
     """One caller's ops, and where its outcome goes: `results` (one per op) or `error`. In
-    the daemon, `token` is the caller's trio loop and `done` its parked task (writer.py)."""
+    the daemon, `done` is the caller's parked task (writer.py)."""
 
-    __slots__ = ("ops", "results", "error", "done", "token")
+    __slots__ = ("ops", "results", "error", "done")
 
-    def __init__(self, ops: Sequence[Any], done: Any = None, token: Any = None) -> None:
+    def __init__(self, ops: Sequence[Any], done: Any = None) -> None:
         self.ops = ops
         self.results: list[Any] | None = None
         self.error: BaseException | None = None
         self.done = done
-        self.token = token
 
 
 class _BadRequest(Exception):

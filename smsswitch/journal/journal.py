@@ -89,6 +89,7 @@ class Journal:
             sync=self.config.sync,
             max_batch_ops=self.config.max_batch_ops,
             linger=self.config.linger,
+            token=self._token,
             on_trio_done=self._requests_done,
         )
         await trio.to_thread.run_sync(writer.start)
@@ -136,7 +137,7 @@ class Journal:
         return await self._submit(ops)
 
     async def _submit(self, ops: Sequence[Any]) -> list[Any]:
-        request = Request(ops, trio.lowlevel.current_task(), self._token)
+        request = Request(ops, trio.lowlevel.current_task())
         try:
             self._writer.submit(request)  # type: ignore[union-attr]
         except BaseException:

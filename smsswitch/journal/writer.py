@@ -68,13 +68,16 @@ class GroupCommitWriter:
         sync: bool = True,
         max_batch_ops: int = 2000,
         linger: float = 0.0,
+        token: trio.lowlevel.TrioToken,
         on_trio_done: Callable[[list[Request]], None],
     ) -> None:
         self._child_config = {
             "path": str(path), "map_size": map_size, "max_map_size": max_map_size, "sync": sync,
             "max_batch_ops": max_batch_ops, "linger": linger, "sys_path": [p for p in sys.path if p],
         }  # fmt: skip
-        #: Runs in a caller's trio loop with the requests of one answered batch.
+        #: The journal's trio loop: every request comes from it, every answer goes back to it.
+        self._token = token
+        #: Runs in that loop with the requests of one answered batch.
         self._on_trio_done = on_trio_done
         self._cond = threading.Condition(threading.Lock())
         #: Encoded requests not yet written to the pipe.
@@ -114,8 +117,8 @@ class GroupCommitWriter:
 
     def submit(self, request: Request) -> None:
         """Encode and hand over without blocking; bounding the queue is the caller's job.
-        Raises InvalidOperationError for an op that cannot be encoded. Call from a trio task
-        (the request carries its loop's token).
+        Raises InvalidOperationError for an op that cannot be encoded. Call from a task of
+        the journal's trio loop.
 
         The bytes go down the pipe in one non-blocking write per scheduler
         batch (`_flush`, run soon in the same thread): no thread hand-off on the hot path.
@@ -135,7 +138,7 @@ class GroupCommitWriter:
             if self._sender_owns or self._flush_due:
                 return  # the sender thread, or the flush already scheduled, takes it along
             self._flush_due = True
-        request.token.run_sync_soon(self._flush)
+        self._token.run_sync_soon(self._flush)
 
     def _flush(self) -> None:
         """Write everything submitted since the last flush (in the trio thread, non-blocking)."""
@@ -313,14 +316,12 @@ class GroupCommitWriter:
         self._wake(batch)
 
     def _wake(self, batch: list[Request]) -> None:
-        by_token: dict[trio.lowlevel.TrioToken, list[Request]] = {}
-        for request in batch:
-            by_token.setdefault(request.token, []).append(request)
-        for token, requests in by_token.items():
-            try:
-                token.run_sync_soon(self._on_trio_done, requests)
-            except trio.RunFinishedError:
-                pass  # the caller's loop is gone; nobody is waiting any more
+        if not batch:
+            return
+        try:
+            self._token.run_sync_soon(self._on_trio_done, batch)
+        except trio.RunFinishedError:
+            pass  # the journal's loop is gone; nobody is waiting any more
 
 
 def _log(level: str, event: str, **fields: Any) -> None:

@@ -682,7 +682,7 @@ class TenantConnection:
                     continue
                 outlet.mark_sent(seq, delivery)
                 stats.deliveries["sent"] += 1
-            deadline = self.session.next_deadline()
+            deadline = session.next_deadline()
             if deadline is not None and deadline < self._timer_deadline:
                 self._timer_wakeup.set()  # a response deadline now comes before the one it waits for
             await self._flush()
