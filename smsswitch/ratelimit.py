@@ -56,9 +56,12 @@ class RateLimiter:
         return wait if wait > 0.0 else 0.0
 
     def slow_down(self, now: float, seconds: float) -> None:
-        """Push the next allowed time out by `seconds` (a carrier said ESME_RTHROTTLED)."""
-        base = self._tat if self._tat > now else now
-        self._tat = base + seconds
+        """Allow nothing before `now + seconds` (a carrier said ESME_RTHROTTLED). Pauses do
+        not add up: a carrier refusing a storm of batches, each with its own pause, used to
+        push the next send tens of seconds past the last pause."""
+        until = now + seconds
+        if until > self._tat:
+            self._tat = until
 
     def set_rate(self, rate: float | None, burst: float | None = None) -> None:
         """Change the rate in place (config reload) keeping the current schedule."""

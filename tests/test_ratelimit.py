@@ -49,6 +49,14 @@ def test_slow_down_delays_the_next_event() -> None:
     assert limiter.reserve(0.5) > 0.49
 
 
+def test_slow_downs_do_not_add_up() -> None:
+    """Every throttled batch of a storm pauses: the pauses overlap, they are not a queue."""
+    limiter = RateLimiter(rate=100)
+    for i in range(20):
+        limiter.slow_down(now=i * 0.1, seconds=1.6)
+    assert limiter.reserve(1.9 + 1.6) == 0.0
+
+
 def test_set_rate_changes_spacing() -> None:
     limiter = RateLimiter(rate=10)
     limiter.set_rate(100)
