@@ -367,11 +367,12 @@ class CarrierLink:
             elif kind is Refused:
                 counters.refused += 1
         if accepted:
-            owner.pacer.accepted(owner.clock(), accepted)
+            now = owner.clock()
+            owner.pacer.accepted(now, accepted)
         if throttled:
             owner.throttled()
         elif accepted:
-            owner.pacer.clean_batch()
+            owner.pacer.clean_batch(now)
         if retry:
             owner.requeue(retry)
         if len(results) + len(delivers) > reported:

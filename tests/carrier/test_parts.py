@@ -89,6 +89,55 @@ def test_pacer_cuts_to_what_the_carrier_took_and_recovers() -> None:
     assert pacer.rate > cut  # creeping back up
 
 
+def _outage(pacer: Pacer, start: float, seconds: float) -> float:
+    """The carrier refuses every submit for `seconds`: one probe a second is throttled, as the
+    link would report it. Returns when the outage ended."""
+    now = start
+    while now < start + seconds:
+        pacer.sent(now, 1)
+        pacer.throttled(now)
+        now += 0.5
+    return start + seconds
+
+
+def _recovered_rate(pacer: Pacer, after: float) -> float:
+    """Clean traffic again: the rate in force after the first clean batch past the pause."""
+    pacer.clean_batch(max(after, pacer.paused_until))
+    return pacer.rate
+
+
+def test_pacer_jumps_back_to_the_last_good_rate_after_an_outage() -> None:
+    pacer = Pacer(max_tps=0)
+    for i in range(200):
+        pacer.accepted(i / 200, 1)  # the carrier took 200/s
+        pacer.sent(i / 200, 1)
+    ended = _outage(pacer, 1.0, 3.0)
+    assert pacer.rate <= 10  # refused for seconds: the cuts went right down
+    assert pacer.resume_rate == pytest.approx(180, rel=0.15)  # the first cut's estimate, kept
+    # The old +10 %/s crept from ~1/s and needed a minute to get back to speed.
+    assert _recovered_rate(pacer, ended) == pytest.approx(pacer.resume_rate)
+
+
+def test_pacer_halves_its_resume_rate_while_the_jump_back_is_refused() -> None:
+    """A carrier whose limit really fell (200/s before, 40/s now) is not hit at 180/s forever."""
+    pacer = Pacer(max_tps=0)
+    for i in range(200):
+        pacer.accepted(i / 200, 1)
+        pacer.sent(i / 200, 1)
+    now = _outage(pacer, 1.0, 3.0)
+    jumps = []
+    for _ in range(6):
+        jumps.append(_recovered_rate(pacer, now))
+        now = max(now, pacer.paused_until)
+        for i in range(24):  # 0.6 s at the new limit of 40/s, then refused again
+            pacer.accepted(now + i / 40, 1)
+        now += 0.6
+        pacer.throttled(now)
+    assert jumps[0] == pytest.approx(180, rel=0.15)
+    assert jumps[1] == pytest.approx(jumps[0] / 2) and jumps[2] == pytest.approx(jumps[1] / 2)
+    assert jumps[-1] <= 45  # found the new limit instead of bursting at 180/s again
+
+
 def test_pacer_spaces_sends_at_the_configured_rate() -> None:
     pacer = Pacer(max_tps=100)
     delays = [pacer.reserve(0.0) for _ in range(5)]
