@@ -146,11 +146,10 @@ async def test_carrier_throttles_everything_for_a_while(tmp_path: Path) -> None:
     assert result["rigs"]["sim"].stat("throttled") > 0
     assert result["duplicates"] == 0  # a throttled submit was not taken: resending it is no duplicate
     drained_after = result["finished"] - ended[0]
-    if drained_after > 10:
-        # Finding (carrier/pacing.py, carrier owner): a throttle-everything episode cuts the
-        # connector to MIN_RATE 1/s and it creeps back +10%/s, so ~50 queued messages take
-        # ~15 s after the carrier is fine again (~60 s to full speed). Nothing is lost.
-        pytest.xfail(f"backlog drained {drained_after:.0f} s after the carrier stopped throttling (slow +10%/s recovery)")
+    # The pacer jumps back to the rate the carrier took before the episode (carrier/pacing.py);
+    # it used to restart from 1/s and creep up +10 %/s: ~15 s for the ~35 messages left.
+    print(f"drained {drained_after:.1f} s after the carrier stopped throttling")
+    assert drained_after < 4, f"backlog drained {drained_after:.1f} s after the carrier stopped throttling"
 
 
 async def test_carrier_refuses_binds_at_start_and_after_a_hangup(tmp_path: Path) -> None:
