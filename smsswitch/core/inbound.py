@@ -6,6 +6,8 @@ parked, never refused: a carrier told "error" resends forever.
 
 An MO that earns an automatic answer (smsswitch.core.autoreplies) gets it journalled in the
 same commit as the MO itself, and handed to the connectors once that commit is durable.
+The later parts of a long MO go where its first part went (smsswitch.core.mo_parts); one
+that comes before its first part may be answered ESME_RX_T_APPN (the carrier retries it).
 
 The receipts a batch owes tenants are handed to the outbox dispatcher in memory once their
 commit landed (claimed before it), so it need not read them back from the journal.
@@ -17,10 +19,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import structlog
 
 from smsswitch.config import CarrierQuirks, DaemonConfig
 from smsswitch.core.autoreplies import AutoReplies, Pending
+from smsswitch.core.mo_parts import MoParts, concat_part
 from smsswitch.core.owed import PARKED_TENANT, Owed
 from smsswitch.core.parked import ParkedReceipt, ParkedReceipts
 from smsswitch.core.receipts import CarrierReceipt, is_receipt, read_carrier_receipt
@@ -31,7 +35,8 @@ from smsswitch.journal.errors import JournalError
 from smsswitch.journal.journal import Journal
 from smsswitch.journal.ops import AckOutbox, AddOutbox, DeadLetterOutbox
 from smsswitch.journal.records import OutboxEntry, OutboxKind
-from smsswitch.numbers import parse_number
+from smsswitch.numbers import NumberInfo, parse_number
+from smsswitch.routing.decisions import MoDecision
 from smsswitch.routing.table import RouteTable
 from smsswitch.smpp.concat import parse_udh
 from smsswitch.smpp.constants import (
@@ -86,6 +91,7 @@ class CarrierInbound:
         self.ttl = config.journal.unmatched_receipt_ttl
         self.quirks: Mapping[str, CarrierQuirks] = {c.name: c.quirks for c in config.connectors}
         self.opt_outs_seen = False
+        self.parts = MoParts()
 
     # ------------------------------------------------------------------ the batch
 
@@ -100,8 +106,10 @@ class CarrierInbound:
         opt_out = False
         store = self.journal.store
         table: RouteTable | None = None
+        statuses = [_OK] * len(pdus)
+        later_parts: list[int] = []  # routed after the batch's first parts (they may be among them)
         with self.journal.read() as txn:
-            for pdu in pdus:
+            for index, pdu in enumerate(pdus):
                 receipt = self._receipt_of(pdu, quirks)
                 if receipt is not None:
                     if receipt.state is None:
@@ -122,7 +130,19 @@ class CarrierInbound:
                     ops += self.owed.dead(OutboxKind.RECEIPT, _raw_payload(pdu, connector), "unreadable receipt", now, None)
                     continue
                 table = table or self.routes()
-                opt_out |= self._mo(connector, pdu, quirks, table, now, ops, tenants, pending)
+                part = concat_part(pdu)
+                if part is not None and part[2] > 1:
+                    later_parts.append(index)
+                    continue
+                opt_out |= self._mo(connector, pdu, part, quirks, table, now, ops, tenants, pending)
+            for index in later_parts:
+                pdu = pdus[index]
+                assert table is not None
+                routed = self._mo(connector, pdu, concat_part(pdu), quirks, table, now, ops, tenants, pending)
+                if routed is None:
+                    statuses[index] = _RETRY_LATER
+                else:
+                    opt_out |= routed
         if ops:
             claimed = self.replies.claim(pending) if pending and self.replies else []
             owed = [e for _, entries in fresh for e in entries]
@@ -158,7 +178,7 @@ class CarrierInbound:
                 self.parked.add(parked)
             # The correlation may have landed while we were committing: look once more.
             await self.recheck(newly_parked)
-        return [_OK] * len(pdus)
+        return statuses
 
     def _receipt_of(self, pdu: DeliverSm | DataSm, quirks: CarrierQuirks) -> CarrierReceipt | None:
         if is_receipt(pdu):
@@ -256,14 +276,26 @@ class CarrierInbound:
     # ------------------------------------------------------------------ MO
 
     def _mo(
-        self, connector: str, pdu: DeliverSm | DataSm, quirks: CarrierQuirks, table: RouteTable, now: float,
-        ops: list, tenants: set, pending: list[Pending],
-    ) -> bool:
+        self, connector: str, pdu: DeliverSm | DataSm, part: tuple[int, int, int] | None, quirks: CarrierQuirks,
+        table: RouteTable, now: float, ops: list, tenants: set, pending: list[Pending],
+    ) -> bool | None:
         """Route one MO (and its auto-reply, if it earns one); returns True if it opted
-        someone out."""
+        someone out, None if it goes back to the carrier for now (a later part waiting for
+        its first part)."""
         smpp, text = _mo_payload(pdu, quirks)
         sender = parse_number(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi)
         decision = table.route_mo(pdu.destination_addr, text, sender, connector)
+        later = part is not None and part[2] > 1
+        if part is not None:
+            key = (connector, pdu.source_addr, pdu.destination_addr, part[0], part[1])
+            if not later:
+                self.parts.first_part(key, decision, now)
+            else:
+                followed = self._later_part(key, part[2], decision, sender, pdu.destination_addr, connector, table, now)
+                if followed is None:
+                    self.stats.mo_in["part_sent_back"] += 1
+                    return None
+                decision = followed
         subscriber = subscriber_key(sender)
         opted_out = False
         if decision.opt is not None and decision.tenant:
@@ -290,9 +322,25 @@ class CarrierInbound:
             reason = decision.reason or ("unknown tenant" if decision.delivered else "no MO route")
             ops += self.owed.dead(OutboxKind.MO, smpp, f"MO: {reason}", now, subscriber)
             self.stats.mo_in["dead_letter"] += 1
-        if self.replies is not None and decision.tenant and decision.tenant in self.owed.tenants:
+        if not later and self.replies is not None and decision.tenant and decision.tenant in self.owed.tenants:
             self.replies.answer(decision, sender, pdu.destination_addr, text, table, now, ops, pending)
         return opted_out
+
+    def _later_part(
+        self, key: tuple, sequence: int, own: MoDecision, sender: NumberInfo, to: str, connector: str, table: RouteTable,
+        now: float,
+    ) -> MoDecision | None:
+        """Where part `sequence` (> 1) goes: with its first part; on its own text when
+        keywords cannot matter or it waited long enough; None: back to the carrier for now.
+        Never an opt-out/in of its own: that word was the first part's."""
+        first = self.parts.decision_for(key, now)
+        if first is not None:
+            self.parts.done_waiting(key, sequence)
+            self.stats.mo_in["part_with_first"] += 1
+            return attrs.evolve(first, opt=None)
+        if table.mo_keyword_decides(to, sender, connector) and self.parts.may_wait(key, sequence, now):
+            return None
+        return attrs.evolve(own, opt=None)
 
 
 def _mo_payload(pdu: DeliverSm | DataSm, quirks: CarrierQuirks) -> tuple[dict, str]:

@@ -23,7 +23,9 @@ class SwitchStats:
     carrier_results: Counter = attrs.field(factory=Counter)  # (connector, outcome) -> n
     final_states: Counter = attrs.field(factory=Counter)  # state name -> n
     receipts_in: Counter = attrs.field(factory=Counter)  # matched | parked | late | unmatched | intermediate
-    mo_in: Counter = attrs.field(factory=Counter)  # delivered | dropped | dead_letter | opt_out | opt_in
+    #: delivered | dropped | dead_letter | opt_out | opt_in; part_with_first: a long MO's later
+    #: part routed like its first; part_sent_back: answered RX_T_APPN to wait for it (core/mo_parts)
+    mo_in: Counter = attrs.field(factory=Counter)
     outbox: Counter = attrs.field(factory=Counter)  # added | acked | nacked | timeouts | dead
     policy_rejections: Counter = attrs.field(factory=Counter)  # (tenant, check) -> n
     policy_rewrites: Counter = attrs.field(factory=Counter)  # tenant -> n (sender rewritten)

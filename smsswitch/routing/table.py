@@ -174,6 +174,15 @@ class RouteTable:
                     return rule
         return None
 
+    def mo_keyword_decides(self, to: str, sender: NumberInfo, connector: str) -> bool:
+        """Whether an MO's first word can change where an MO to `to` (from `sender`, over
+        `connector`) goes: some keyword rule would take it with the right word."""
+        address = normalize_address(to)
+        return any(
+            rule.match.keywords is not None and rule.match.accepts(address, "", sender, connector, ignore_keyword=True)
+            for rule in self.mo_rules
+        )
+
     def route_mo(self, to: str, text: str, sender: NumberInfo, connector: str) -> MoDecision:
         """Decide which tenant gets an MO message (and how), or drop / dead-letter it.
 

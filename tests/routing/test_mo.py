@@ -111,3 +111,21 @@ def test_alphanumeric_sender_is_fine() -> None:
     doc = load_yaml_text("version: 1\nmo:\n  - {name: uk, match: {from_countries: [GB]}, deliver: {tenant: beta}}\n")
     decision = compile_routes(doc).route_mo("60682", "hi", parse_number("NEWS", 5, 0), "sim")
     assert decision.action == "dead_letter"
+
+
+def test_keywords_decide_only_where_a_keyword_rule_could_take_the_mo(table) -> None:  # noqa: ANN001
+    """The later parts of a long MO wait for their first part only where this is True."""
+    assert table.mo_keyword_decides("60682", ZW_SENDER, "sim")  # demo-keyword serves it
+    assert table.mo_keyword_decides("99999", ZW_SENDER, "sim")  # acme-café takes CAFÉ to any number
+    doc = load_yaml_text(
+        """\
+version: 1
+mo:
+  - {name: join, match: {to: ["60682"], keyword: JOIN, connectors: [sim]}, deliver: {tenant: acme}}
+  - {name: line, match: {to: ["+263771000000"]}, deliver: {tenant: demo}}
+"""
+    )
+    narrow = compile_routes(doc)
+    assert narrow.mo_keyword_decides("+60682", ZW_SENDER, "sim")
+    assert not narrow.mo_keyword_decides("60682", ZW_SENDER, "other")  # not over this connector
+    assert not narrow.mo_keyword_decides("+263771000000", ZW_SENDER, "sim")
