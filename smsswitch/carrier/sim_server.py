@@ -14,7 +14,6 @@ import random
 import socket
 import time
 from collections import deque
-from datetime import datetime
 from typing import Any, Callable
 
 import attrs
@@ -59,7 +58,7 @@ from smsswitch.smpp.pdu import (
     SubmitSmResp,
     make_response,
 )
-from smsswitch.smpp.receipt import STATE_BY_STAT, format_receipt
+from smsswitch.smpp.receipt import STATE_BY_STAT, format_receipt, receipt_minute
 from smsswitch.smpp.session import LocalProtocolError, Role, Session
 from smsswitch.smpp.text import DataCodingError, decode_text, encode_text
 from smsswitch.streams import acquire_eagerly, send_eagerly
@@ -548,7 +547,7 @@ class CarrierSimulator:
             esm_class=ESM_CLASS_DELIVERY_RECEIPT,
         )
         if config.receipts_in != "tlv":
-            moment = datetime.fromtimestamp(self.wall_clock())
+            moment = receipt_minute(self.wall_clock(), None)  # the SMSC's local time, as carriers do
             try:
                 original = decode_text(submit.short_message, submit.data_coding)
             except DataCodingError:

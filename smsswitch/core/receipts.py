@@ -10,7 +10,6 @@ Pure functions: no clock reads, no I/O.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 import attrs
 
@@ -32,7 +31,7 @@ from smsswitch.smpp.constants import (
 )
 from smsswitch.smpp.constants import MessageState as SmppState
 from smsswitch.smpp.pdu import DataSm, DeliverSm
-from smsswitch.smpp.receipt import RECEIPT_TEXT_LENGTH, format_receipt, parse_receipt
+from smsswitch.smpp.receipt import RECEIPT_TEXT_LENGTH, format_receipt, parse_receipt, receipt_minute
 from smsswitch.smpp.text import DataCodingError, decode_text
 
 #: esm_class message types that mean "this deliver_sm is about an earlier submit".
@@ -155,27 +154,14 @@ def message_text(record: ReceiptSubject, limit: int = RECEIPT_TEXT_LENGTH) -> st
     return "".join(c if c in _RECEIPT_SAFE else "?" for c in text)
 
 
-_minute_cache: dict[int, datetime] = {}
-
-
-def _utc(epoch: float) -> datetime:
-    """The UTC minute of `epoch` (receipt dates have minutes; consecutive receipts share them)."""
-    minute = int(epoch // 60)
-    moment = _minute_cache.get(minute)
-    if moment is None:
-        if len(_minute_cache) > 1024:
-            _minute_cache.clear()
-        moment = _minute_cache[minute] = datetime.fromtimestamp(minute * 60, timezone.utc)
-    return moment
-
-
 def receipt_text(
     message_id: str, state: MessageState, error: int, submitted: float, done: float, text: str
 ) -> str:
     """The de facto standard receipt body (SMPP 3.4 appendix B), with OUR message id."""
     dlvrd = 1 if state is MessageState.DELIVERED else 0
     stat = STAT_OF.get(state, "UNKNOWN")
-    return format_receipt(message_id, 1, dlvrd, _utc(submitted), _utc(done), stat, error % 1000, text)
+    submitted_at, done_at = receipt_minute(submitted), receipt_minute(done)
+    return format_receipt(message_id, 1, dlvrd, submitted_at, done_at, stat, error % 1000, text)
 
 
 # Plain ints, looked up once: the enum conversions showed in the receipt path's profile.

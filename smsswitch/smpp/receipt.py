@@ -11,7 +11,7 @@ a correlation index should file and look up a carrier's message id.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 
 import attrs
 
@@ -77,12 +77,28 @@ class Receipt:
     error_code: int | None = None
 
 
+_minutes: dict[tuple[int, tzinfo | None], datetime] = {}
+
+
+def receipt_minute(epoch: float, tz: tzinfo | None = timezone.utc) -> datetime:
+    """The minute of `epoch` (in `tz`; None: local time) as receipt dates give it. Memoised:
+    consecutive receipts share their minutes, and `_format_date` memoises by this value (a
+    datetime with seconds in it would never hit that memo)."""
+    key = (int(epoch // 60), tz)
+    moment = _minutes.get(key)
+    if moment is None:
+        if len(_minutes) > 1024:
+            _minutes.clear()
+        moment = _minutes[key] = datetime.fromtimestamp(key[0] * 60, tz)
+    return moment
+
+
 _date_texts: dict[datetime, str] = {}
 
 
 def _format_date(moment: datetime) -> str:
     """YYMMDDhhmm; memoised, since consecutive receipts share their minutes (a datetime
-    caches its hash, so the lookup costs a tenth of the formatting)."""
+    caches its hash, so the lookup costs a tenth of the formatting): pass `receipt_minute`s."""
     text = _date_texts.get(moment)
     if text is None:
         if len(_date_texts) > 1024:
