@@ -151,6 +151,10 @@ class ConnectorConfig:
     # With no session bound for this long, queued messages are handed back to fail over to
     # the route's next connector (or wait on disk); 0 keeps them queued here.
     failover_after: float = 10.0
+    # Permanent refusals (command_status values) that mean "not over this carrier" rather than
+    # "never": such a message fails over to the route's next connector instead of ending
+    # REJECTED (e.g. a carrier that refuses numbers it cannot reach with ESME_RINVDSTADR).
+    failover_on: frozenset[int] = frozenset()
     quirks: CarrierQuirks = CarrierQuirks()
 
 

@@ -58,6 +58,23 @@ def _one_of(*choices: str) -> Any:
     return check
 
 
+def _command_status(value: Any) -> int:
+    """A command_status by name (ESME_RINVDSTADR) or number (11, 0x0B as text or YAML int)."""
+    from smsswitch.smpp.constants import CommandStatus
+
+    if isinstance(value, str):
+        name = value.strip()
+        if name.upper() in CommandStatus.__members__:
+            return int(CommandStatus[name.upper()])
+        try:
+            value = int(name, 0)
+        except ValueError:
+            raise Invalid(f"{value!r} is neither a command_status name (e.g. ESME_RINVDSTADR) nor a number") from None
+    if not 0 < value <= 0xFFFFFFFF:
+        raise Invalid(f"a refusal's command_status is 1..0xFFFFFFFF, got {value}")
+    return int(value)
+
+
 def _network(value: str) -> Any:
     try:
         return ipaddress.ip_network(value, strict=False)
@@ -232,6 +249,7 @@ CONNECTOR = Schema(
         "data_coding": Field(int),
         "max_attempts": Field(int, default=5, check=_positive),
         "failover_after": Field(float, default=10.0, check=_non_negative),
+        "failover_on": Field(ListOf((str, int), check=_command_status), default=[]),
         "quirks": Field(QUIRKS, default={}),
     },
     name="connector",
@@ -406,6 +424,7 @@ def _build(path: str, raw: dict[str, Any], errors: list[ConfigError]) -> c.Daemo
                 data_coding=k["data_coding"],
                 max_attempts=k["max_attempts"],
                 failover_after=k["failover_after"],
+                failover_on=frozenset(k["failover_on"]),
                 quirks=c.CarrierQuirks(**k["quirks"]),
             )
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -57,6 +57,7 @@ class CarrierResults:
         apply_parked: Callable[[str, list[str]], Awaitable[None]],
         *,
         clock: Callable[[], float] = time.time,
+        failover_on: Mapping[str, frozenset[int]] | None = None,
     ) -> None:
         self.journal = journal
         self.feeder = feeder
@@ -66,6 +67,8 @@ class CarrierResults:
         self.notify = notify
         self.apply_parked = apply_parked
         self.clock = clock
+        #: Per connector, the permanent refusals that fail over instead of ending REJECTED.
+        self.failover_on: Mapping[str, frozenset[int]] = failover_on or {}
         #: Marks not written yet: message id -> when it went on the wire (insertion order).
         self._sent: dict[str, float] = {}
         #: (trio deadline, ids) per submits_sent call, oldest first: when to write which marks.
@@ -132,6 +135,7 @@ class CarrierResults:
         tenants: set[str] = set()
         accepted_ids: list[str] = []
         failovers: list[tuple[str, SubmitJob]] = []
+        failover_on = self.failover_on.get(connector, frozenset())
         needs_record = [r.job.message_id for r in results if r.outcome is not SubmitOutcome.ACCEPTED]
         records = self._records(needs_record) if needs_record else {}
         stats = self.stats
@@ -155,7 +159,7 @@ class CarrierResults:
             first_op = len(ops)
             if result.outcome is SubmitOutcome.ACCEPTED:  # ESME_ROK without an id: cannot correlate
                 self._end(record, MessageState.UNKNOWN, now, 0, "carrier gave no message id", ops, tenants)
-            elif result.outcome is SubmitOutcome.REJECTED:
+            elif result.outcome is SubmitOutcome.REJECTED and result.command_status not in failover_on:
                 self._end(record, MessageState.REJECTED, now, result.command_status,
                           f"rejected by {connector}: {result.detail}", ops, tenants)  # fmt: skip
             elif result.outcome is SubmitOutcome.EXPIRED:
@@ -176,6 +180,9 @@ class CarrierResults:
                     )  # fmt: skip
                     failovers.append((next_name, submit_job(record, rest)))
                     stats.failovers += 1
+                elif result.outcome is SubmitOutcome.REJECTED:  # a failover_on refusal, nowhere else to go
+                    self._end(record, MessageState.REJECTED, now, result.command_status,
+                              f"rejected by {connector}: {result.detail}", ops, tenants)  # fmt: skip
                 else:
                     self._end(record, MessageState.UNDELIVERABLE, now, result.command_status,
                               f"gave up at {connector}: {result.detail}", ops, tenants,

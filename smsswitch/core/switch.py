@@ -118,6 +118,7 @@ class Switch:
         self.results = CarrierResults(
             journal, self.feeder, self.owed, self.stats_, self.route_record, self._notify,
             self.inbound.apply_for, clock=clock,
+            failover_on={c.name: c.failover_on for c in config.connectors if c.failover_on},
         )  # fmt: skip
         self.acceptor = Acceptor(
             journal, self.feeder, self.current_routes, self.stats_, lambda: self.inbound.opt_outs_seen,

@@ -166,3 +166,37 @@ async def test_transient_failures_fail_over_to_the_next_carrier(tmp_path: Path) 
             assert any((e.detail or "").startswith("failover from a") for e in record.history)
             assert h.sims["a"].stats()["failed"] >= 2 and len(h.sims["b"].received()) == 1
             assert h.switch.stats()["failovers"] == 1
+
+
+async def test_a_refusal_listed_in_failover_on_fails_over_instead_of_ending(tmp_path: Path) -> None:
+    """Carrier a refuses the number (ESME_RINVDSTADR, permanent): with failover_on naming that
+    status, the message goes on to carrier b and is delivered; without it, it ends REJECTED."""
+    sims = {"a": sim_config(fail_fraction=1.0, fail_status=S.ESME_RINVDSTADR), "b": sim_config()}
+    routes = {"version": 1, "mt": [{"name": "both", "match": {}, "connectors": ["a", "b"]}]}
+    with trio.fail_after(30):
+        listed = {"a": {"failover_on": frozenset({int(S.ESME_RINVDSTADR)})}}
+        async with running(tmp_path / "listed", sims=sims, routes=routes, per_connector=listed) as h:
+            _, message_id, (receipt,), _ = await _submit_and_receive(h.port, "not over a")
+            assert receipt.receipted_message_id == message_id and receipt.message_state == Smpp.DELIVERED
+            record = h.journal.get(message_id)
+            assert record is not None and record.connector == "b"
+            assert any((e.detail or "").startswith("failover from a") for e in record.history)
+            assert h.sims["a"].stats()["failed"] == 1  # refused once: a refusal is not retried
+        async with running(tmp_path / "unlisted", sims=sims, routes=routes) as h:
+            _, message_id, (receipt,), _ = await _submit_and_receive(h.port, "a says never")
+            assert receipt.message_state == Smpp.REJECTED
+            record = h.journal.get(message_id)
+            assert record is not None and record.state is MessageState.REJECTED
+            assert len(h.sims["b"].received()) == 0
+
+
+async def test_a_failover_on_refusal_with_no_other_carrier_ends_rejected(tmp_path: Path) -> None:
+    sims = {"a": sim_config(fail_fraction=1.0, fail_status=S.ESME_RINVDSTADR)}
+    routes = {"version": 1, "mt": [{"name": "only-a", "match": {}, "connectors": ["a"]}]}
+    listed = {"a": {"failover_on": frozenset({int(S.ESME_RINVDSTADR)})}}
+    with trio.fail_after(30):
+        async with running(tmp_path, sims=sims, routes=routes, per_connector=listed) as h:
+            _, message_id, (receipt,), _ = await _submit_and_receive(h.port, "nowhere else")
+            assert receipt.message_state == Smpp.REJECTED
+            record = h.journal.get(message_id)
+            assert record is not None and record.state is MessageState.REJECTED and record.error == S.ESME_RINVDSTADR

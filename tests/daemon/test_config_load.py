@@ -108,3 +108,16 @@ def test_policy_file_is_optional_relative_to_the_config_and_must_exist(tmp_path:
     lines = [str(e) for e in info.value.errors]
     assert any(line.startswith(f"{path}:2:") and "file not found" in line and "nowhere.yaml" in line for line in lines)
     assert any(line.startswith(f"{path}:3:") and "unknown key 'policies'" in line for line in lines)
+
+
+def test_failover_on_takes_status_names_and_numbers(tmp_path: Path) -> None:
+    base = "routes: routes.yaml\nconnectors:\n  c1:\n    host: h\n    port: 2775\n    system_id: x\n"
+    config = load_config(write(tmp_path, base + "    failover_on: [ESME_RINVDSTADR, esme_rsubmitfail, '0x0B', 0x62, 11]\n"))
+    assert config.connector("c1").failover_on == frozenset({0x0B, 0x45, 0x62})
+    assert load_config(write(tmp_path, base)).connector("c1").failover_on == frozenset()
+    path = write(tmp_path, base + "    failover_on: [ESME_RINVDSTADR, ESME_NOPE, 0]\n")
+    with pytest.raises(ConfigErrors) as info:
+        load_config(path)
+    text = str(info.value)
+    assert f"{path}:7:" in text and "'ESME_NOPE' is neither a command_status name" in text
+    assert "command_status is 1..0xFFFFFFFF, got 0" in text
