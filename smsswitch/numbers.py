@@ -15,16 +15,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 import attrs
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber, PhoneNumberType, carrier
-from phonenumbers.phonenumberutil import (
-    ValidationResult,
-    _maybe_strip_national_prefix_carrier_code,
-    _set_italian_leading_zeros_for_phone_number,
-    _test_number_length,
-)
+
+try:  # private helpers of phonenumbers' parse, for the fast path below; a release without them
+    # (or that changed what they do: see _fast_path_agrees) only costs us that path.
+    from phonenumbers.phonenumberutil import (
+        ValidationResult,
+        _maybe_strip_national_prefix_carrier_code,
+        _set_italian_leading_zeros_for_phone_number,
+        _test_number_length,
+    )
+except ImportError:  # pragma: no cover - depends on the installed phonenumbers
+    _FAST_IMPORTED = False
+else:
+    _FAST_IMPORTED = True
 
 __all__ = [
     "INTERNATIONAL",
@@ -178,7 +186,10 @@ def _looks_numeric(text: str) -> bool:
 
 
 #: What phonenumbers.parse keeps the national-prefix-stripped digits for (its own rule).
-_STRIP_REFUSED = (ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY, ValidationResult.INVALID_LENGTH)
+_STRIP_REFUSED = (
+    (ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY, ValidationResult.INVALID_LENGTH)
+    if _FAST_IMPORTED else ()
+)  # fmt: skip
 #: Digit counts (country code included) the fast path takes; others go to phonenumbers.parse.
 _FAST_MIN_DIGITS, _FAST_MAX_DIGITS = 4, 17
 
@@ -220,8 +231,35 @@ def _parse_plus_digits(digits: str) -> PhoneNumber | None:
     return number
 
 
+#: Numbers whose fast and slow parses must agree before the fast path is used: national
+#: prefixes, Italian leading zeros, a shared calling code (+1), a short and a long number.
+_FAST_PATH_SAMPLES = (
+    "263771234567", "2630771234567", "447400123456", "390612345678", "393471234567", "12025550123",
+    "4915112345678", "8613800138000", "5491123456789", "6281234567890", "35312345", "79161234567",
+)  # fmt: skip
+
+
+def _fast_path_agrees(fast: Any = None) -> bool:
+    """Whether the fast path gives phonenumbers.parse's result on every sample (checked once
+    at import: the fast path leans on phonenumbers' private helpers)."""
+    fast = fast or _parse_plus_digits
+    for digits in _FAST_PATH_SAMPLES:
+        try:
+            quick = fast(digits)
+            slow = phonenumbers.parse("+" + digits, None)
+        except Exception:  # noqa: BLE001 - a changed helper may fail any way it likes
+            return False
+        if quick is not None and quick != slow:
+            return False
+    return True
+
+
+#: False when phonenumbers lacks the private helpers, or they no longer agree with its parse.
+FAST_PATH = _FAST_IMPORTED and _fast_path_agrees()
+
+
 def _parse_as(raw: str, text: str, region: str | None, kind: str, networks: NetworkMap | None) -> NumberInfo:
-    number = _parse_plus_digits(text[1:]) if region is None and text[:1] == "+" else None
+    number = _parse_plus_digits(text[1:]) if FAST_PATH and region is None and text[:1] == "+" else None
     if number is None:
         try:
             number = phonenumbers.parse(text, region)

@@ -91,3 +91,29 @@ def test_parse_number_equals_slow_path(raw: str, ton: int, monkeypatch: pytest.M
     _without_fast_path(monkeypatch)
     slow = _parse_cached.__wrapped__(raw, ton, 1, "ZW", _NETWORKS)
     assert fast == slow
+
+
+def test_the_fast_path_is_on_and_checks_itself_against_parse() -> None:
+    """It leans on phonenumbers' private helpers; a release that changes them must switch it
+    off (parse is then used for everything), not route on wrong numbers."""
+    assert numbers.FAST_PATH  # the installed phonenumbers agrees
+    assert numbers._fast_path_agrees()
+
+    def off_by_one(digits: str) -> phonenumbers.PhoneNumber | None:
+        number = _parse_plus_digits(digits)
+        if number is not None:
+            number.national_number += 1
+        return number
+
+    def broken(digits: str) -> None:
+        raise TypeError("helper changed its signature")
+
+    assert not numbers._fast_path_agrees(off_by_one)
+    assert not numbers._fast_path_agrees(broken)
+
+
+def test_numbers_parse_the_same_with_the_fast_path_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    digits = "+263771234567"
+    fast = _parse_as(digits, digits, None, numbers.INTERNATIONAL, _NETWORKS)
+    monkeypatch.setattr(numbers, "FAST_PATH", False)
+    assert _parse_as(digits, digits, None, numbers.INTERNATIONAL, _NETWORKS) == fast
