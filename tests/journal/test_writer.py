@@ -71,7 +71,8 @@ async def test_full_queue_refuses_fast_or_waits(journal_path: Path) -> None:
             await trio.testing.wait_all_tasks_blocked()
             assert len(results) == 0
             blocker.let_go()
-        assert results[0] == ["released"] and len(results) == 4
+        # Answers of two batches can wake their waiters in one scheduler batch, in any order.
+        assert ["released"] in results and len(results) == 4
         assert journal.pending == 0 and not journal.is_overloaded
         assert journal.counts()["messages"] == 3
 
