@@ -92,25 +92,36 @@ def _parts(text: str, reference: int) -> list[bytes]:
     return [build_concat_udh(reference, 3, n + 1) + chunk.encode() for n, chunk in enumerate(chunks)]
 
 
+async def _acme_and_beta_receive(h, inject) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+    """Bind acme and beta as receivers, run `inject`, and return what each got: acme's first
+    three deliveries, and whatever beta got meanwhile and in half a second more."""
+    acme = await _bound(h.port, "acme", "receiver")
+    beta = await _bound(h.port, "beta", "receiver")
+    try:
+        await inject()
+        got = await trio.to_thread.run_sync(acme.wait_deliveries, 3)
+        await trio.to_thread.run_sync(beta.read_for, 0.5)
+    finally:
+        await trio.to_thread.run_sync(acme.close)
+        await trio.to_thread.run_sync(beta.close)
+    return got, beta.deliveries
+
+
 async def test_a_long_keyword_mo_goes_whole_to_the_keyword_tenant(tmp_path: Path) -> None:
     """Only the first part starts with the keyword; the other two used to go to the short
     code's owner (beta): half of a subscriber's message to another tenant."""
     parts = _parts("60682 I would like to order two large pizzas with extra cheese, please deliver soon", 0x5A)
     with trio.fail_after(30):
         async with running(tmp_path) as h:
-            acme = await _bound(h.port, "acme", "receiver")
-            beta = await _bound(h.port, "beta", "receiver")
-            try:
+
+            async def in_order() -> None:
                 for part in parts:
                     await h.sim.inject_mo(DEST, SHORT_CODE, part, esm_class=ESM_CLASS_UDHI)
-                got = await trio.to_thread.run_sync(acme.wait_deliveries, 3)
-                await trio.to_thread.run_sync(beta.read_for, 0.5)
-            finally:
-                await trio.to_thread.run_sync(acme.close)
-                await trio.to_thread.run_sync(beta.close)
+
+            got, beta_got = await _acme_and_beta_receive(h, in_order)
             assert sorted(d.text for d in got) == sorted(parts)
             assert all(d.esm_class & ESM_CLASS_UDHI for d in got)
-            assert beta.deliveries == []
+            assert beta_got == []
             assert h.switch.stats()["mo_in"]["part_with_first"] == 2
 
 
@@ -118,22 +129,18 @@ async def test_a_part_that_comes_before_its_first_part_waits_at_the_carrier(tmp_
     parts = _parts("60682 second part first: the carrier delivers parts in any order at all", 0x21)
     with trio.fail_after(30):
         async with running(tmp_path) as h:
-            acme = await _bound(h.port, "acme", "receiver")
-            beta = await _bound(h.port, "beta", "receiver")
-            try:
+
+            async def second_first() -> None:
                 await h.sim.inject_mo(DEST, SHORT_CODE, parts[1], esm_class=ESM_CLASS_UDHI)
                 # Answered ESME_RX_T_APPN: the simulator keeps it and retries 0.5 s later.
                 await h.wait_for(lambda: h.sim.stats()["deliver_resp_statuses"].get("0x00000064", 0) >= 1)
                 assert h.switch.stats()["mo_in"]["part_sent_back"] >= 1
                 await h.sim.inject_mo(DEST, SHORT_CODE, parts[0], esm_class=ESM_CLASS_UDHI)
                 await h.sim.inject_mo(DEST, SHORT_CODE, parts[2], esm_class=ESM_CLASS_UDHI)
-                got = await trio.to_thread.run_sync(acme.wait_deliveries, 3)
-                await trio.to_thread.run_sync(beta.read_for, 0.5)
-            finally:
-                await trio.to_thread.run_sync(acme.close)
-                await trio.to_thread.run_sync(beta.close)
+
+            got, beta_got = await _acme_and_beta_receive(h, second_first)
             assert sorted(d.text for d in got) == sorted(parts)
-            assert beta.deliveries == []
+            assert beta_got == []
 
 
 async def test_parts_wait_only_where_keywords_decide(tmp_path: Path) -> None:
