@@ -26,7 +26,7 @@ import trio
 
 from smsswitch.config import ServerConfig
 from smsswitch.ratelimit import RateLimiter
-from smsswitch.server.api import BindInfo, SubmitAnswer, SubmitRequest, TenantSink
+from smsswitch.server.api import BindInfo, OutboundDelivery, SubmitAnswer, SubmitRequest, TenantSink
 from smsswitch.server.auth import FailedBindTracker, authenticate
 from smsswitch.server.outlet import DELIVERY_TIMED_OUT, SessionOutlet
 from smsswitch.server.registry import BindRegistry, make_limiter
@@ -258,6 +258,7 @@ class TenantConnection:
         self.session.close()
         if self.bind is not None:
             ctx.registry.remove(self)
+        unanswered: list[OutboundDelivery] = []
         if self.outlet is not None:
             unanswered = self.outlet.close()
             try:
@@ -280,7 +281,7 @@ class TenantConnection:
         if self.bind is not None:
             self._log.info(
                 "unbind", tenant=self.system_id, bind_id=self._bind_id, bind_type=self.bind_type,
-                reason=self._reason or "closed",
+                reason=self._reason or "closed", unanswered_deliveries=len(unanswered),
             )
         else:
             self._log.debug("connection_closed", reason=self._reason or "closed")
