@@ -33,12 +33,17 @@ FIELDS = (
 )  # fmt: skip
 
 
-def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+def split_bench_args(argv: list[str] | None) -> tuple[list[str], list[str]]:
+    """(this script's arguments, bench_e2e's: those after `--`)."""
     argv = sys.argv[1:] if argv is None else argv
-    bench_args: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, bench_args = argv[:cut], argv[cut + 1 :]
+    if "--" not in argv:
+        return argv, []
+    cut = argv.index("--")
+    return argv[:cut], argv[cut + 1 :]
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    argv, bench_args = split_bench_args(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rev", help="the revision to compare against (commit, tag, branch)")
     parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs of runs")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pair import ROOT, run_once  # noqa: E402 - the same runner, from the same folder
+from bench_pair import ROOT, run_once, split_bench_args  # noqa: E402 - the same runner, from the same folder
 
 #: Kept in each probe's summary (the whole bench_e2e line is in "at_80_percent").
 PROBE_FIELDS = (
@@ -33,11 +33,7 @@ PROBE_FIELDS = (
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    argv = sys.argv[1:] if argv is None else argv
-    bench_args: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, bench_args = argv[:cut], argv[cut + 1 :]
+    argv, bench_args = split_bench_args(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--low", type=float, default=500.0, help="a rate assumed sustained (submits/s)")
     parser.add_argument("--high", type=float, default=6000.0, help="the highest rate to try")
@@ -81,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         "duration": args.duration, "receipt_p99_limit_ms": args.receipt_p99_ms, "bench_args": bench_args,
         "probes": probes, "at_80_percent": {"rate": round(0.8 * sustained), **at_80},
     }), flush=True)  # fmt: skip
-    print(f"sustained {sustained:.0f}/s; at 80 % ({0.8 * sustained:.0f}/s): submit_resp p50 "
-          f"{at_80.get('submit_resp_p50_ms')} ms, p99 {at_80.get('submit_resp_p99_ms')} ms", file=sys.stderr)  # fmt: skip
+    p50, p99 = at_80.get("submit_resp_p50_ms"), at_80.get("submit_resp_p99_ms")
+    print(f"sustained {sustained:.0f}/s; at 80 % ({0.8 * sustained:.0f}/s): submit_resp p50 {p50} ms, p99 {p99} ms",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 
