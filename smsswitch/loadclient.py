@@ -49,7 +49,7 @@ from smsswitch.smpp.events import (
 )
 from smsswitch.smpp.pdu import BindTransceiver, SubmitSm, Unbind, make_response
 from smsswitch.smpp.session import Role, Session
-from smsswitch.streams import acquire_eagerly, send_eagerly
+from smsswitch.streams import flush_session
 
 _SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
 _DELIVER_SM = int(CommandId.DELIVER_SM)
@@ -238,15 +238,7 @@ class LoadClient:
                 free -= 1
 
         async def flush() -> None:
-            if not session.has_data_to_send:
-                return
-            await acquire_eagerly(send_lock)
-            try:
-                data = session.data_to_send()
-                if data:
-                    await send_eagerly(stream, data)
-            finally:
-                send_lock.release()
+            await flush_session(session, stream, send_lock)
 
         async def reader(nursery: trio.Nursery) -> None:
             events, now = early, monotonic()

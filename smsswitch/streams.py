@@ -17,8 +17,12 @@ lock, as they do for `send_all`, and every caller's loop yields elsewhere (a rea
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import trio
+
+if TYPE_CHECKING:
+    from smsswitch.smpp.session import Session
 
 
 async def acquire_eagerly(lock: trio.Lock) -> None:
@@ -28,6 +32,20 @@ async def acquire_eagerly(lock: trio.Lock) -> None:
         lock.acquire_nowait()
     except trio.WouldBlock:
         await lock.acquire()
+
+
+async def flush_session(session: Session, stream: trio.abc.SendStream, lock: trio.Lock) -> None:
+    """Write everything `session` has queued to `stream` in one send, under the connection's
+    send `lock`; with nothing queued (most calls) it takes no lock and yields nothing."""
+    if not session.has_data_to_send:
+        return
+    await acquire_eagerly(lock)
+    try:
+        data = session.data_to_send()
+        if data:
+            await send_eagerly(stream, data)
+    finally:
+        lock.release()
 
 
 async def send_eagerly(stream: trio.abc.SendStream, data: bytes) -> None:

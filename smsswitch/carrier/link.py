@@ -54,7 +54,7 @@ from smsswitch.smpp.pdu import (
     make_response,
 )
 from smsswitch.smpp.session import LocalProtocolError, Role, Session
-from smsswitch.streams import acquire_eagerly, send_eagerly
+from smsswitch.streams import flush_session
 
 if TYPE_CHECKING:
     from smsswitch.carrier.connector import Connector
@@ -574,17 +574,9 @@ class CarrierLink:
 
     async def _flush(self) -> None:
         session = self.session
-        stream = self.stream
-        if session is None or stream is None or not session.has_data_to_send:
-            return  # most calls (each writer turn) have nothing: no lock, no schedule point
-        lock = self._send_lock
-        await acquire_eagerly(lock)
-        try:
-            data = session.data_to_send()
-            if data:
-                await send_eagerly(stream, data)
-        finally:
-            lock.release()
+        if session is not None and session.has_data_to_send and self.stream is not None:
+            # (checked here too: most writer turns have nothing, and then no coroutine is made)
+            await flush_session(session, self.stream, self._send_lock)
 
     async def _unbind(self) -> None:
         """Polite goodbye on stop: unbind, wait briefly for unbind_resp, then let go."""

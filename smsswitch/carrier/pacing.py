@@ -131,7 +131,7 @@ class Pacer:
         """A read with accepted submits and no throttle: the streak is over, and the carrier
         takes submits again, so recovery to the resume rate need not wait another second."""
         self.streak = 0
-        if self.rate < self.resume_rate and now >= self.paused_until:
+        if self.resume_rate and self.rate < self.resume_rate and now >= self.paused_until:
             self._recover(now)
 
     def throttled(self, now: float) -> bool:

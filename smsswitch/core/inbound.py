@@ -107,7 +107,8 @@ class CarrierInbound:
         store = self.journal.store
         table: RouteTable | None = None
         statuses = [_OK] * len(pdus)
-        later_parts: list[int] = []  # routed after the batch's first parts (they may be among them)
+        #: (index, part) of later parts, routed after the batch's first parts (they may be among them)
+        later_parts: list[tuple[int, tuple[int, int, int]]] = []
         with self.journal.read() as txn:
             for index, pdu in enumerate(pdus):
                 receipt = self._receipt_of(pdu, quirks)
@@ -132,13 +133,12 @@ class CarrierInbound:
                 table = table or self.routes()
                 part = concat_part(pdu)
                 if part is not None and part[2] > 1:
-                    later_parts.append(index)
+                    later_parts.append((index, part))
                     continue
                 opt_out |= self._mo(connector, pdu, part, quirks, table, now, ops, tenants, pending)
-            for index in later_parts:
-                pdu = pdus[index]
+            for index, part in later_parts:
                 assert table is not None
-                routed = self._mo(connector, pdu, concat_part(pdu), quirks, table, now, ops, tenants, pending)
+                routed = self._mo(connector, pdus[index], part, quirks, table, now, ops, tenants, pending)
                 if routed is None:
                     statuses[index] = _RETRY_LATER
                 else:

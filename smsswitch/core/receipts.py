@@ -10,7 +10,6 @@ Pure functions: no clock reads, no I/O.
 
 from __future__ import annotations
 
-
 import attrs
 
 from smsswitch.config import CarrierQuirks

@@ -159,13 +159,13 @@ class CarrierResults:
             first_op = len(ops)
             if result.outcome is SubmitOutcome.ACCEPTED:  # ESME_ROK without an id: cannot correlate
                 self._end(record, MessageState.UNKNOWN, now, 0, "carrier gave no message id", ops, tenants)
-            elif result.outcome is SubmitOutcome.REJECTED and result.command_status not in failover_on:
-                self._end(record, MessageState.REJECTED, now, result.command_status,
-                          f"rejected by {connector}: {result.detail}", ops, tenants)  # fmt: skip
             elif result.outcome is SubmitOutcome.EXPIRED:
                 self._end(record, MessageState.EXPIRED, now, 0, f"validity passed at {connector}", ops, tenants)
             else:
-                failover = self._failover(record, job, connector)
+                rejected = result.outcome is SubmitOutcome.REJECTED
+                # A refusal fails over only when the connector lists its status (failover_on).
+                refused_for_good = rejected and result.command_status not in failover_on
+                failover = None if refused_for_good else self._failover(record, job, connector)
                 if failover is None and result.outcome is SubmitOutcome.UNAVAILABLE:
                     # No other carrier on its route: wait on disk (QUEUED) for this one; the
                     # refill pass hands it back once the connector is bound again.
@@ -180,7 +180,7 @@ class CarrierResults:
                     )  # fmt: skip
                     failovers.append((next_name, submit_job(record, rest)))
                     stats.failovers += 1
-                elif result.outcome is SubmitOutcome.REJECTED:  # a failover_on refusal, nowhere else to go
+                elif rejected:  # refused for good, or nowhere else to go
                     self._end(record, MessageState.REJECTED, now, result.command_status,
                               f"rejected by {connector}: {result.detail}", ops, tenants)  # fmt: skip
                 else:
