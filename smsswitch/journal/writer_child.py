@@ -104,7 +104,8 @@ def _serve(committer: Any, rfd: int, wfd: int, packer: msgpack.Packer, max_batch
         if not waiting:
             if eof:
                 return
-            if read() and linger > 0:
+            idle = not poller.poll(0)  # nothing came in while the last batch committed
+            if read() and idle and linger > 0:
                 time.sleep(linger)  # gather a fuller batch after an idle spell
         while not eof and poller.poll(0):  # everything already in the pipe joins this batch
             read()
