@@ -312,6 +312,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # Wait: submit phase over everywhere, then every accepted message receipted (or timeout).
         submit_end: float | None = None
         next_rss = t0 + args.rss_every
+        #: (seconds since t0, submit_sm the connector sent) while the clients submit.
+        carrier_sent: list[tuple[float, float]] = []
         while True:
             time.sleep(0.05)
             now = time.monotonic()
@@ -321,6 +323,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 writer_anon.append(sum_over(writers, proc_rss_anon_mb))
                 if args.watch:
                     _watch(daemon, args.watch.split(","), now - t0, [c.progress for c in clients], workdir)
+                if submit_end is None:
+                    carrier_sent.append((now - t0, _metric(daemon, "smsswitch_connector_submits_total", connector="sim")))
                 next_rss += args.rss_every
             if daemon.process.poll() is not None:
                 raise RuntimeError(f"daemon exited:\n{daemon.log_tail()}")
@@ -372,10 +376,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     p.kill()
+        sim_stats = _simulator_stats(workdir / "simulator.log")
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
     out = summarise(results, args, mix)
+    out.update(carrier_steady(carrier_sent, (submit_end or t_end) - t0, args))
+    # How late the simulator sent its delayed answers, on average: with --carrier-rtt-ms this
+    # much of carrier_response_ms_avg is the test carrier's, not the switch's.
+    out["simulator_answer_late_ms_avg"] = sim_stats.get("delayed_answers_late_ms_avg")
     out.update(
         daemon_cpu_s=round(cpu1 - cpu0, 2),
         daemon_cpu_pct=round(100 * (cpu1 - cpu0) / max(1e-9, t_end - t0), 1),
@@ -426,6 +435,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def carrier_steady(samples: list[tuple[float, float]], submit_s: float, args: argparse.Namespace) -> dict[str, Any]:
+    """The connector's submit_sm rate in the steady part of the submit phase (its first fifth,
+    the ramp-up, left out), and with a carrier RTT its share of sessions x window / RTT: the
+    window target measured on the whole path, without the receipt tail that end_to_end_per_s
+    includes. None when the phase was too short for two samples (one per --rss-every)."""
+    steady = [(t, n) for t, n in samples if t >= 0.2 * submit_s and not math.isnan(n)]
+    rate = None
+    if len(steady) >= 2 and steady[-1][0] > steady[0][0]:
+        rate = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0])
+    rtt = args.carrier_rtt_ms / 1000
+    bound = args.carrier_sessions * args.carrier_window / rtt if rtt else None
+    return {
+        "carrier_steady_per_s": round(rate) if rate is not None else None,
+        "carrier_window_rtt_bound_per_s": round(bound) if bound else None,
+        "carrier_window_utilisation": round(rate / bound, 3) if rate is not None and bound else None,
+    }
+
+
+def _simulator_stats(log_path: Path) -> dict[str, Any]:
+    """The JSON counters the simulator prints when it stops (the last line of its log)."""
+    try:
+        lines = log_path.read_bytes().splitlines()
+    except OSError:
+        return {}
+    for line in reversed(lines):
+        if line.startswith(b"{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return {}
+    return {}
+
+
 def _wait_connector(daemon: DaemonProcess, sessions: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -455,7 +497,8 @@ def _watch(daemon: DaemonProcess, names: list[str], at: float, progress: list[di
 
 
 def _journal_metrics(daemon: DaemonProcess, workdir: Path) -> dict[str, Any]:
-    """Group-commit figures from /metrics (the whole text is kept in workdir/metrics.txt)."""
+    """Group-commit figures (and the carrier's mean response time) from /metrics (the whole
+    text is kept in workdir/metrics.txt)."""
     try:
         text = daemon.metrics()
     except Exception:  # noqa: BLE001
@@ -468,17 +511,23 @@ def _journal_metrics(daemon: DaemonProcess, workdir: Path) -> dict[str, Any]:
         for sample in family.samples:
             if sample.name.startswith(("smsswitch_journal_", "smsswitch_accept_latency")) and not sample.labels:
                 values[sample.name] = sample.value
+            elif sample.name.startswith("smsswitch_connector_response_latency_seconds_"):
+                values[sample.name] = values.get(sample.name, 0.0) + sample.value  # all connectors
     commits = values.get("smsswitch_journal_commits_total", 0.0)
     ops = values.get("smsswitch_journal_ops_committed_total", 0.0)
     lat_sum = values.get("smsswitch_journal_commit_latency_seconds_sum", math.nan)
     lat_n = values.get("smsswitch_journal_commit_latency_seconds_count", 0.0)
     acc_sum = values.get("smsswitch_accept_latency_seconds_sum", math.nan)
     acc_n = values.get("smsswitch_accept_latency_seconds_count", 0.0)
+    resp_sum = values.get("smsswitch_connector_response_latency_seconds_sum", math.nan)
+    resp_n = values.get("smsswitch_connector_response_latency_seconds_count", 0.0)
     return {
         "commits": int(commits),
         "ops_per_commit": round(ops / commits, 1) if commits else None,
         "commit_ms_avg": round(1000 * lat_sum / lat_n, 2) if lat_n else None,
         "accept_ms_avg": round(1000 * acc_sum / acc_n, 2) if acc_n else None,
+        # submit_sm written -> its response read, as the daemon's connector sees it
+        "carrier_response_ms_avg": round(1000 * resp_sum / resp_n, 2) if resp_n else None,
     }
 
 

@@ -165,6 +165,10 @@ class SimStats:
         self.unbinds = 0
         # Most submits seen unanswered at once on one connection (window checks).
         self.max_unanswered = 0
+        # With a response delay: submit answers sent, and how late past their due time in
+        # all (timer granularity and this process's own load: part of the RTT a client sees).
+        self.delayed_answers = 0
+        self.delayed_answers_late_s = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -188,4 +192,8 @@ class SimStats:
             "deliver_resp_statuses": {f"0x{k:08X}": v for k, v in self.deliver_resp_statuses.items()},
             "unbinds": self.unbinds,
             "max_unanswered": self.max_unanswered,
+            "delayed_answers": self.delayed_answers,
+            "delayed_answers_late_ms_avg": (
+                round(1000 * self.delayed_answers_late_s / self.delayed_answers, 3) if self.delayed_answers else None
+            ),
         }

@@ -107,9 +107,10 @@ class _Connection:
 
     def __init__(
         self, conn_id: int, stream: trio.abc.Stream, peer: str, window: int,
-        delay: float = 0.0, clock: Callable[[], float] = trio.current_time,
+        delay: float = 0.0, clock: Callable[[], float] = trio.current_time, stats: SimStats | None = None,
     ) -> None:  # fmt: skip
         self.id = conn_id
+        self.stats = stats if stats is not None else SimStats()
         self.stream = stream
         self.peer = peer
         # response_delay: submit answers go out `delay` after their submits were read, while
@@ -197,10 +198,18 @@ class _Connection:
         async with self.line_lock:
             line = self.line
             chunks = []
+            late = 0.0
+            answered = 0
             while line and line[0][0] <= until:
-                _, data, submits = line.popleft()
+                due, data, submits = line.popleft()
                 chunks.append(data)
                 self.line_submits -= submits
+                if submits:
+                    late += (until - due) * submits
+                    answered += submits
+            if answered and until != math.inf:
+                self.stats.delayed_answers += answered
+                self.stats.delayed_answers_late_s += late
             if chunks:
                 await send_eagerly(self.stream, chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
@@ -355,7 +364,9 @@ class CarrierSimulator:
         conn_id = self._next_conn_id
         self._next_conn_id += 1
         peer = _peer_name(stream)
-        conn = _Connection(conn_id, stream, peer, self.config.window, self.config.response_delay, self.clock)
+        conn = _Connection(
+            conn_id, stream, peer, self.config.window, self.config.response_delay, self.clock, self._stats
+        )
         self._connections[conn_id] = conn
         self._stats.connections += 1
         reason = "closed"

@@ -50,10 +50,17 @@ def test_tiny_mixed_run_counts_every_message() -> None:
 def test_rate_and_carrier_delay_with_two_client_processes() -> None:
     out = run_bench(
         "--duration", "1.5", "--rate", "200", "--binds", "2", "--clients", "2", "--window", "20",
-        "--carrier-rtt-ms", "20", "--receipt-delay", "0.05", "--drain-timeout", "30",
+        "--carrier-rtt-ms", "20", "--receipt-delay", "0.05", "--drain-timeout", "30", "--rss-every", "0.2",
     )  # fmt: skip
     assert out["accepted"] > 0 and out["lost"] == 0 and out["duplicates"] == 0
     assert out["params"]["clients"] == 2 and out["params"]["carrier_rtt_ms"] == 20.0
+    # The window target's figures: the connector's steady rate against 2 sessions x 50 / 20 ms,
+    # the RTT the daemon saw, and the simulator's own share of it.
+    assert out["carrier_window_rtt_bound_per_s"] == 5000
+    assert out["carrier_steady_per_s"] > 0
+    assert 0 < out["carrier_window_utilisation"] < 1
+    assert out["journal"]["carrier_response_ms_avg"] >= 20
+    assert out["simulator_answer_late_ms_avg"] >= 0
 
 
 def test_pair_runs_the_other_revisions_daemon() -> None:

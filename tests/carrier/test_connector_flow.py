@@ -27,6 +27,9 @@ async def test_window_is_filled_but_never_exceeded(sink: FakeSink) -> None:
             # Pipelined, not one at a time: the simulator saw full windows.
             assert sim.stats()["max_unanswered"] == 4
             assert len(sink.accepted()) == 40
+            # Every answer went through the delay line, and its lateness was measured.
+            assert sim.stats()["delayed_answers"] == 40
+            assert sim.stats()["delayed_answers_late_ms_avg"] >= 0
             nursery.cancel_scope.cancel()
 
 
