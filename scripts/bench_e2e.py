@@ -63,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--carrier-rtt-ms", type=float, default=0.0, help="simulator answers submit_sm this late")
     add("--carrier-sessions", type=int, default=2, help="connector sessions (binds) to the carrier")
     add("--carrier-window", type=int, default=50, help="outstanding submit_sm per carrier session")
+    add("--carrier-deliver-window", type=int, default=100,
+        help="outstanding deliver_sm (receipts) per carrier session, the simulator's window")
     add("--receipt-delay", type=float, default=0.1, help="seconds from carrier accept to its receipt")
     add("--clients", type=int, default=1, help="load client processes (binds are spread over them)")
     add("--tenant-window", type=int, default=0, help="the tenant's window in the daemon (0: = --window)")
@@ -250,7 +252,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sim = subprocess.Popen(
             [sys.executable, "-m", "smsswitch.carrier.simulator", "--port", str(sim_port),
              "--receipt-delay", str(args.receipt_delay), "--response-delay", str(args.carrier_rtt_ms / 1000),
-             "--mix", "DELIVRD=1", "--seed", "1", "--report"],
+             "--mix", "DELIVRD=1", "--seed", "1", "--report", "--window", str(args.carrier_deliver_window)],
             stdout=sim_log, stderr=subprocess.STDOUT, cwd=ROOT,
         )  # fmt: skip
         sim_log.close()
@@ -589,7 +591,8 @@ def summarise(results: list[dict[str, Any]], args: argparse.Namespace, mix: dict
             "binds": args.binds, "window": args.window, "messages": None if args.duration else args.messages,
             "duration": args.duration or None, "rate": args.rate or None, "mix": mix,
             "carrier_rtt_ms": args.carrier_rtt_ms, "carrier_sessions": args.carrier_sessions,
-            "carrier_window": args.carrier_window, "receipt_delay": args.receipt_delay, "clients": args.clients,
+            "carrier_window": args.carrier_window, "carrier_deliver_window": args.carrier_deliver_window,
+            "receipt_delay": args.receipt_delay, "clients": args.clients,
             "journal": "lmdb, fsync per group commit",
         },  # fmt: skip
     }
