@@ -198,6 +198,7 @@ class _Connection:
         async with self.line_lock:
             line = self.line
             chunks = []
+            now = self.clock()  # after the lock: when these answers really leave
             late = 0.0
             answered = 0
             while line and line[0][0] <= until:
@@ -205,9 +206,9 @@ class _Connection:
                 chunks.append(data)
                 self.line_submits -= submits
                 if submits:
-                    late += (until - due) * submits
+                    late += (now - due) * submits
                     answered += submits
-            if answered and until != math.inf:
+            if answered and until != math.inf:  # math.inf: the final flush, not a due time
                 self.stats.delayed_answers += answered
                 self.stats.delayed_answers_late_s += late
             if chunks:
