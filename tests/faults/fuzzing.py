@@ -17,6 +17,7 @@ the connection ends promptly once we stop sending.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import random
 import socket
@@ -247,6 +248,10 @@ def play(case: Case, port: int, source: str = "127.0.0.1", timeout: float = 5.0,
             if not must_close:
                 sock.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
+            closed_early = True
+        except OSError as exc:  # ENOTCONN from shutdown: the server's reset got here first
+            if exc.errno != errno.ENOTCONN:
+                raise
             closed_early = True
         while True:
             try:
