@@ -117,6 +117,11 @@ class CarrierLink:
         #: The writer waits with room in its window for the queue to hand it work: a read
         #: that leaves nothing to send needs no wake-up then (one task step per read saved).
         self._writer_awaits_work = False
+        #: The writer waits for a wake-up with a full window (not in the middle of a turn):
+        #: the reader may then refill the window itself (`_reader_may_refill`).
+        self._writer_waits_for_room = False
+        #: A `_submit_some` is running (in the writer or the reader): never two at once.
+        self._submitting = False
         self._unbound = trio.Event()
         self._send_lock = trio.Lock()
         self._lost: str | None = None
@@ -194,6 +199,8 @@ class CarrierLink:
         self._unbound = trio.Event()
         self._wake = trio.Event()
         self._writer_awaits_work = False  # the last link's writer may have been cancelled waiting
+        self._writer_waits_for_room = False
+        self._submitting = False
         self._report_wake = trio.Event()
         self._report_room = trio.Event()
         with trio.fail_after(max(config.response_timeout, 0.001) * 2):
@@ -285,9 +292,15 @@ class CarrierLink:
         clock = self.owner.clock
         events = early_events
         while True:
+            writer_needed = not self._writer_awaits_work
             if events:
                 self._handle_events(events)
-            if not self._writer_awaits_work or session.has_data_to_send:
+                if self._writer_waits_for_room and self._reader_may_refill():
+                    await self._refill()
+                    # A window full again is all the writer would have done; with room left
+                    # (the queue ran dry) it must wake to wait for work instead.
+                    writer_needed = self._may_take_work()
+            if writer_needed or session.has_data_to_send:
                 self._wake.set()  # the writer sends what we queued and refills the window
             if self._lost is not None:
                 await self._flush()  # e.g. unbind_resp: best effort, the link is going
@@ -378,6 +391,22 @@ class CarrierLink:
         if len(results) + len(delivers) > reported:
             self._report_wake.set()
 
+    def _reader_may_refill(self) -> bool:
+        """A read freed slots of a full window: the reader sends the next submits itself
+        rather than wake the writer for it a scheduler pass later (on a 50 ms carrier that
+        pass held each slot ~1 ms longer than the carrier's answer). Only when sending cannot
+        mean waiting: no rate limit or throttle pause to sleep through, no turn of the
+        writer's under way."""
+        owner = self.owner
+        return not self._submitting and owner.pacer.limiter.unlimited and self._may_submit()
+
+    async def _refill(self) -> None:
+        self._submitting = True
+        try:
+            await self._submit_some(report_pending=False)
+        finally:
+            self._submitting = False
+
     async def _reporter(self) -> None:
         """Tell the sink, in one call each, every result and deliver_sm read since the last
         turn; answer the deliver_sm once the sink has them; repeat."""
@@ -419,8 +448,12 @@ class CarrierLink:
             if owner.closing:
                 await self._unbind()
                 return
-            if self._may_submit():
-                await self._submit_some()
+            if self._may_submit() and not self._submitting:
+                self._submitting = True
+                try:
+                    await self._submit_some()
+                finally:
+                    self._submitting = False
             await self._flush()
             if self._wake.is_set():
                 continue
@@ -436,9 +469,10 @@ class CarrierLink:
                 now + 1.0,
             )
             self._writer_awaits_work = idle
+            self._writer_waits_for_room = not idle
             with trio.move_on_at(until):
                 await self._wake.wait()
-            self._writer_awaits_work = False
+            self._writer_awaits_work = self._writer_waits_for_room = False
             if idle:
                 owner.queue.unregister_idle(self._wake)
 
@@ -453,8 +487,10 @@ class CarrierLink:
         owner = self.owner
         return self._may_take_work() and len(owner.queue) > 0 and owner.pacer.paused_until <= owner.clock()
 
-    async def _submit_some(self) -> None:
-        """Fill the window from the queue, paced by the connector's limiter, in batches."""
+    async def _submit_some(self, report_pending: bool = True) -> None:
+        """Fill the window from the queue, paced by the connector's limiter, in batches.
+        `report_pending`: also tell the sink the results set aside meanwhile (a journal
+        commit: the writer does it, the reader must not wait for one)."""
         owner = self.owner
         pacer = owner.pacer
         clock = owner.clock
@@ -480,7 +516,7 @@ class CarrierLink:
                 await self._send_jobs(batch)
         if batch:
             await self._send_jobs(batch)
-        if owner.has_pending_results:
+        if report_pending and owner.has_pending_results:
             await owner.report([])
 
     async def _send_jobs(self, batch: list[SubmitJob]) -> None:

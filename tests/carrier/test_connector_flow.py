@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from smsswitch.carrier.api import SubmitOutcome
 from smsswitch.carrier.connector import Connector
+from smsswitch.carrier.link import CarrierLink
 
 from tests.carrier.conftest import FakeSink, connector_config, eventually, make_job, start_sim
 
@@ -48,6 +50,55 @@ async def test_a_full_window_refills_as_soon_as_responses_free_it(sink: FakeSink
             await sink.wait_for(lambda: len(sink.results) == 30, timeout=8)
             assert len(sink.accepted()) == 30
             assert sim.stats()["max_unanswered"] == 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_the_reader_refills_a_full_window_without_waking_the_writer(
+    sink: FakeSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Window 1, unpaced: each submit_sm_resp frees the window, and the read that brought it
+    # sends the next submit itself. Before, every response woke the writer task for that (a
+    # scheduler pass later: on a busy switch ~1 ms of every window slot on a 50 ms carrier).
+    turns = 0
+    check_timers = CarrierLink._check_timers
+
+    async def counting(self: CarrierLink, now: float) -> None:  # once per turn of the writer
+        nonlocal turns
+        turns += 1
+        await check_timers(self, now)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            sim = await start_sim(nursery)
+            connector = Connector(connector_config(sim.port, window=1), sink)
+            nursery.start_soon(connector.run)
+            await eventually(lambda: connector.health().sessions_bound == 1)
+            monkeypatch.setattr(CarrierLink, "_check_timers", counting)
+            for i in range(30):
+                await connector.submit(make_job(i, registered_delivery=0))
+            await sink.wait_for(lambda: len(sink.results) == 30, timeout=8)
+            assert len(sink.accepted()) == 30 and sim.stats()["max_unanswered"] == 1
+            assert turns < 10, f"the writer took {turns} turns for 30 refills"
+            nursery.cancel_scope.cancel()
+
+
+async def test_after_a_reader_refill_empties_the_queue_new_work_is_sent_at_once(sink: FakeSink) -> None:
+    # Queued before the bind, jobs 0-2 fill the window in one write, so their responses come
+    # back in one read; the reader's refill then takes job 3, the queue's last, and leaves
+    # room. The writer must then wait for work (registered with the queue): job 4 goes out at
+    # once, not when job 3's response (1 s later) or the writer's one-second turn wakes it.
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            sim = await start_sim(nursery, response_delay=1.0)
+            connector = Connector(connector_config(sim.port, window=3, response_timeout=5.0), sink)
+            for i in range(4):
+                await connector.submit(make_job(i, registered_delivery=0))
+            nursery.start_soon(connector.run)
+            await sink.wait_for(lambda: len(sink.results) == 3, timeout=5)
+            await eventually(lambda: sim.stats()["submits_received"] == 4, timeout=1)
+            await connector.submit(make_job(4, registered_delivery=0))
+            await eventually(lambda: sim.stats()["submits_received"] == 5, timeout=0.5)
+            await sink.wait_for(lambda: len(sink.results) == 5, timeout=5)
             nursery.cancel_scope.cancel()
 
 
