@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import random
 import shutil
 import signal
 import socket
@@ -40,9 +41,32 @@ def child_pids(pid: int) -> list[int]:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A TCP port free on 127.0.0.1 now, for a process that binds it a moment later.
+
+    Drawn at random below the kernel's ephemeral range: a port the OS hands out for bind(0)
+    comes from that range, where another bind(0) or an outgoing connection can take it before
+    our process binds it (a Kannel box in a CI run failed so: "Address already in use")."""
+    low = _ephemeral_low()
+    draw = random.SystemRandom().randrange  # not the tests' seeded `random`
+    for _ in range(100):
+        port = draw(max(1024, low - 10_000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use: draw again
+        return port
+    with socket.socket() as sock:  # all taken (hardly): let the OS choose after all
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from pathlib import Path
 import attrs
 import trio
 
+from smsswitch.harness import free_port
 from smsswitch.passwords import hash_password
 from tests.interop.http_peer import http_get
-from tests.interop.peers import REPO, JsonLinesProcess, ProcessGroup, free_port
+from tests.interop.peers import REPO, JsonLinesProcess, ProcessGroup
 
 #: tenant name -> (password, its MO number); system_id is the tenant name.
 TENANTS: dict[str, tuple[str, str]] = {

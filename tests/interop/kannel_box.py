@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 import attrs
 import trio
 
+from smsswitch.harness import free_port
 from tests.interop.http_peer import http_get
-from tests.interop.peers import KANNEL_DIR, JsonLinesProcess, ProcessGroup, free_port, require_kannel
+from tests.interop.peers import KANNEL_DIR, JsonLinesProcess, ProcessGroup, require_kannel
 
 
 @attrs.define

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,13 +61,6 @@ def require_kannel() -> tuple[str, str]:
     if not all(os.access(path, os.X_OK) for path in found):
         missing_peer("Kannel (Debian package kannel)")
     return found[0], found[1]
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 #: Process groups started and not yet seen to exit; `kill_leftovers` ends them (e.g. after
