@@ -66,13 +66,18 @@ def _answers(fd: int, count: int) -> list[int]:
 def test_after_an_idle_spell_the_batch_gathers_for_the_linger() -> None:
     committer = RecordingCommitter()
     to_child, from_child, thread = _serve_in_thread(committer)
+    # A first request, answered, then quiet: the loop now waits in its read with nothing
+    # queued, i.e. idle (a request already waiting when the loop first looks is not).
+    write_all(to_child, _request(0))
+    assert _answers(from_child, 1) == [0]
+    time.sleep(0.3)
     started = time.monotonic()
     write_all(to_child, _request(1))
     time.sleep(LINGER / 4)
-    write_all(to_child, _request(2))  # within the linger: joins the first batch
+    write_all(to_child, _request(2))  # within the linger: joins request 1's batch
     assert sorted(_answers(from_child, 2)) == [1, 2]
-    assert [size for _, size in committer.batches] == [2]
-    assert committer.batches[0][0] - started >= LINGER * 0.9
+    assert [size for _, size in committer.batches] == [1, 2]
+    assert committer.batches[1][0] - started >= LINGER * 0.9
     os.close(to_child)
     thread.join(10)
 
