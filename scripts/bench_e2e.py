@@ -455,13 +455,18 @@ def carrier_steady(samples: list[tuple[float, float]], submit_s: float, args: ar
     rate = None
     if len(steady) >= 2 and steady[-1][0] > steady[0][0]:
         rate = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0])
-    rtt = args.carrier_rtt_ms / 1000
-    bound = args.carrier_sessions * args.carrier_window / rtt if rtt else None
+    bound = window_rtt_bound(args)
     return {
         "carrier_steady_per_s": round(rate) if rate is not None else None,
         "carrier_window_rtt_bound_per_s": round(bound) if bound else None,
         "carrier_window_utilisation": round(rate / bound, 3) if rate is not None and bound else None,
     }
+
+
+def window_rtt_bound(args: argparse.Namespace) -> float | None:
+    """What the connector can carry at most: sessions x window per carrier RTT (None at RTT 0)."""
+    rtt = args.carrier_rtt_ms / 1000
+    return args.carrier_sessions * args.carrier_window / rtt if rtt else None
 
 
 def _simulator_stats(log_path: Path) -> dict[str, Any]:
@@ -731,8 +736,7 @@ def run_connector_only(args: argparse.Namespace) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu
             health = connector.health()
-            rtt = args.carrier_rtt_ms / 1000
-            bound = args.carrier_sessions * args.carrier_window / rtt if rtt else None
+            bound = window_rtt_bound(args)
             out.update(
                 submits_per_s=round(args.messages / elapsed),
                 window_rtt_bound_per_s=round(bound) if bound else None,

@@ -27,6 +27,8 @@ import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_journal import make_record  # noqa: E402 - the same message as the accept benchmark
+
 from smsswitch.journal import (  # noqa: E402
     AckOutbox,
     AddOutbox,
@@ -40,13 +42,6 @@ from smsswitch.journal import (  # noqa: E402
 from smsswitch.journal.ids import MessageIdGenerator  # noqa: E402
 from smsswitch.journal.ops import op_from_wire, op_to_wire  # noqa: E402
 from smsswitch.journal.store import Store, open_env  # noqa: E402
-
-
-def message(message_id: str, n: int, now: float) -> MessageRecord:
-    return MessageRecord(
-        id=message_id, tenant=f"tenant{n % 8}", source="ACME", destination=f"+26377{n % 10_000_000:07d}",
-        created=now, payload=b"x" * 160, registered_delivery=1, dest_ton=1, dest_npi=1,
-    )  # fmt: skip
 
 
 def receipt_entry(entry_id: str, record: MessageRecord, now: float) -> OutboxEntry:
@@ -77,7 +72,8 @@ def run(messages: int, batch: int, sync: bool, directory: str | None) -> dict[st
         store = Store(env)
         ids = MessageIdGenerator()
         now = time.time()
-        records = [message(ids.next(), n, now) for n in range(messages)]
+        payload = b"x" * 160
+        records = [make_record(ids.next(), payload, n) for n in range(messages)]
         entries = [receipt_entry(ids.next(), r, now) for r in records]
         life = {
             "put_message": [PutMessage(r) for r in records],

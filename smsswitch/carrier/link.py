@@ -296,7 +296,7 @@ class CarrierLink:
             if events:
                 self._handle_events(events)
                 if self._writer_waits_for_room and self._reader_may_refill():
-                    await self._refill()
+                    await self._fill_window(report_pending=False)
                     # A window full again is all the writer would have done; with room left
                     # (the queue ran dry) it must wake to wait for work instead.
                     writer_needed = self._may_take_work()
@@ -395,15 +395,16 @@ class CarrierLink:
         """A read freed slots of a full window: the reader sends the next submits itself
         rather than wake the writer for it a scheduler pass later (on a 50 ms carrier that
         pass held each slot ~1 ms longer than the carrier's answer). Only when sending cannot
-        mean waiting: no rate limit or throttle pause to sleep through, no turn of the
-        writer's under way."""
-        owner = self.owner
-        return not self._submitting and owner.pacer.limiter.unlimited and self._may_submit()
+        mean waiting: no rate limit or throttle pause to sleep through. (The caller checked
+        that the writer is parked, so no turn of its is under way.)"""
+        return self.owner.pacer.limiter.unlimited and self._may_submit()
 
-    async def _refill(self) -> None:
+    async def _fill_window(self, report_pending: bool = True) -> None:
+        """`_submit_some`, marked: the writer skips its own while the reader's is suspended
+        in a send, so the two never take jobs at once."""
         self._submitting = True
         try:
-            await self._submit_some(report_pending=False)
+            await self._submit_some(report_pending)
         finally:
             self._submitting = False
 
@@ -449,11 +450,7 @@ class CarrierLink:
                 await self._unbind()
                 return
             if self._may_submit() and not self._submitting:
-                self._submitting = True
-                try:
-                    await self._submit_some()
-                finally:
-                    self._submitting = False
+                await self._fill_window()
             await self._flush()
             if self._wake.is_set():
                 continue

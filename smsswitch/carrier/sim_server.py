@@ -106,11 +106,11 @@ class _Connection:
     """One client connection: its session, its receipts backlog and its counters."""
 
     def __init__(
-        self, conn_id: int, stream: trio.abc.Stream, peer: str, window: int,
-        delay: float = 0.0, clock: Callable[[], float] = trio.current_time, stats: SimStats | None = None,
+        self, conn_id: int, stream: trio.abc.Stream, peer: str, window: int, stats: SimStats,
+        delay: float = 0.0, clock: Callable[[], float] = trio.current_time,
     ) -> None:  # fmt: skip
         self.id = conn_id
-        self.stats = stats if stats is not None else SimStats()
+        self.stats = stats  # the simulator's: delayed answers are counted across connections
         self.stream = stream
         self.peer = peer
         # response_delay: submit answers go out `delay` after their submits were read, while
@@ -365,9 +365,8 @@ class CarrierSimulator:
         conn_id = self._next_conn_id
         self._next_conn_id += 1
         peer = _peer_name(stream)
-        conn = _Connection(
-            conn_id, stream, peer, self.config.window, self.config.response_delay, self.clock, self._stats
-        )
+        config = self.config
+        conn = _Connection(conn_id, stream, peer, config.window, self._stats, config.response_delay, self.clock)
         self._connections[conn_id] = conn
         self._stats.connections += 1
         reason = "closed"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import trio
 
@@ -35,16 +37,15 @@ async def test_window_is_filled_but_never_exceeded(sink: FakeSink) -> None:
             nursery.cancel_scope.cancel()
 
 
-async def test_a_full_window_refills_as_soon_as_responses_free_it(sink: FakeSink) -> None:
-    # Window 1, no receipts: only the submit_sm_resp frees the window, and the writer
-    # (waiting on a full window, not on the queue) must be woken by that read. Without the
-    # wake-up it would refill on its one-second fallback turn: 30 jobs would take ~30 s.
+async def _thirty_jobs_through_a_window_of_one(sink: FakeSink, once_bound: Callable[[], None] = lambda: None) -> None:
+    """Window 1, no receipts: only each submit_sm_resp frees the window for the next job."""
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             sim = await start_sim(nursery)
             connector = Connector(connector_config(sim.port, window=1), sink)
             nursery.start_soon(connector.run)
             await eventually(lambda: connector.health().sessions_bound == 1)
+            once_bound()
             for i in range(30):
                 await connector.submit(make_job(i, registered_delivery=0))
             await sink.wait_for(lambda: len(sink.results) == 30, timeout=8)
@@ -53,12 +54,19 @@ async def test_a_full_window_refills_as_soon_as_responses_free_it(sink: FakeSink
             nursery.cancel_scope.cancel()
 
 
+async def test_a_full_window_refills_as_soon_as_responses_free_it(sink: FakeSink) -> None:
+    # The writer (waiting on a full window, not on the queue) must be woken by that read, or
+    # refill it itself. Without either it would refill on its one-second fallback turn: 30
+    # jobs would take ~30 s.
+    await _thirty_jobs_through_a_window_of_one(sink)
+
+
 async def test_the_reader_refills_a_full_window_without_waking_the_writer(
     sink: FakeSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Window 1, unpaced: each submit_sm_resp frees the window, and the read that brought it
-    # sends the next submit itself. Before, every response woke the writer task for that (a
-    # scheduler pass later: on a busy switch ~1 ms of every window slot on a 50 ms carrier).
+    # Unpaced, each submit_sm_resp's read sends the next submit itself. Before, every response
+    # woke the writer task for that (a scheduler pass later: on a busy switch ~1 ms of every
+    # window slot on a 50 ms carrier).
     turns = 0
     check_timers = CarrierLink._check_timers
 
@@ -67,19 +75,10 @@ async def test_the_reader_refills_a_full_window_without_waking_the_writer(
         turns += 1
         await check_timers(self, now)
 
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            sim = await start_sim(nursery)
-            connector = Connector(connector_config(sim.port, window=1), sink)
-            nursery.start_soon(connector.run)
-            await eventually(lambda: connector.health().sessions_bound == 1)
-            monkeypatch.setattr(CarrierLink, "_check_timers", counting)
-            for i in range(30):
-                await connector.submit(make_job(i, registered_delivery=0))
-            await sink.wait_for(lambda: len(sink.results) == 30, timeout=8)
-            assert len(sink.accepted()) == 30 and sim.stats()["max_unanswered"] == 1
-            assert turns < 10, f"the writer took {turns} turns for 30 refills"
-            nursery.cancel_scope.cancel()
+    await _thirty_jobs_through_a_window_of_one(
+        sink, once_bound=lambda: monkeypatch.setattr(CarrierLink, "_check_timers", counting)
+    )
+    assert turns < 10, f"the writer took {turns} turns for 30 refills"
 
 
 async def test_after_a_reader_refill_empties_the_queue_new_work_is_sent_at_once(sink: FakeSink) -> None:
