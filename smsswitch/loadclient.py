@@ -1,8 +1,10 @@
 """A pipelined SMPP tenant load client, for scripts/bench_e2e.py.
 
-Each bind is a transceiver on the project's own sans-IO `Session` (role ESME) and keeps up
-to `window` submit_sm outstanding: every read is turned into its events, the deliver_sm in
-it are answered, the window is refilled, and everything goes out in ONE write. It asks for
+Each bind is a transceiver that keeps up to `window` submit_sm outstanding: every read is
+split into PDUs, the deliver_sm in it are answered, the window is refilled, and everything
+goes out in ONE write. It speaks raw octets (smsswitch/loadwire.py), not the project's
+`Session`: the client shares the cores with the daemon, and the full codec cost it 12-17 %
+of a run's CPU. It asks for
 a receipt on every message and records, by the switch's message id, when each was sent,
 accepted and receipted, so the parent can count end to end (lost, duplicates, latencies).
 
@@ -25,36 +27,25 @@ import os
 import pickle
 import random
 import resource
+import selectors
+import socket
 import sys
 import time
 from array import array
-from collections.abc import Awaitable, Callable
 from typing import Any
-
-import attrs
-import trio
 
 from smsswitch.gctune import tune_for_daemon
 
-from smsswitch.smpp.constants import ESM_CLASS_UDHI, CommandId, CommandStatus, Tag
-from smsswitch.smpp.events import (
-    BindFailed,
-    Bound,
-    Closed,
-    ProtocolFatal,
-    RequestReceived,
-    ResponseReceived,
-    Unbound,
-    UnbindRequested,
-)
-from smsswitch.smpp.pdu import BindTransceiver, SubmitSm, Unbind, make_response
-from smsswitch.smpp.session import Role, Session
-from smsswitch.streams import flush_session
+from smsswitch import loadwire as wire
+from smsswitch.smpp.codec import encode_pdu
+from smsswitch.smpp.constants import ESM_CLASS_UDHI, SEQUENCE_NUMBER_MAX, CommandId, CommandStatus
+from smsswitch.smpp.framer import Framer
+from smsswitch.smpp.pdu import BindTransceiver, Unbind
 
-_SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
-_DELIVER_SM = int(CommandId.DELIVER_SM)
+_SUBMIT_SM_RESP = wire.SUBMIT_SM_RESP
+_DELIVER_SM = wire.DELIVER_SM
+_BIND_TRX_RESP = int(CommandId.BIND_TRANSCEIVER_RESP)
 _ROK = int(CommandStatus.ESME_ROK)
-_RECEIPTED = int(Tag.RECEIPTED_MESSAGE_ID)
 READ_SIZE = 256 * 1024
 PACER_TICK = 0.002  # seconds between top-ups of the rate-limited binds
 
@@ -115,55 +106,175 @@ class Counters:
         self.errors: list[str] = []
 
 
-@attrs.define
-class _Paced:
-    """A rate-limited bind as the pacer sees it: its allowance and how to use it."""
-
-    fill: Callable[[], None]
-    flush: Callable[[], Awaitable[None]]
-    pending: list[tuple[int, int, bytes]]
-    allowance: float = 0.0  # submits this bind may still send now
-
-
-async def bind_transceiver(stream: trio.abc.Stream, session: Session, system_id: str, password: str) -> list:
-    """Bind; returns the events that came in the same read after the bind_resp. The switch
-    sends the receipts it owes the tenant right away, so they often share that read: dropped,
-    those deliver_sm went unanswered until the switch's deliver_timeout (about one small
-    benchmark run in thirty under load 'lost' 2-5 receipts that way)."""
-    session.send_request(BindTransceiver(system_id=system_id, password=password), trio.current_time())
-    await stream.send_all(session.data_to_send())
+def bind_transceiver(sock: socket.socket, framer: Framer, system_id: str, password: str) -> list[bytes]:
+    """Bind over a blocking socket; returns the frames that came in the same read after the
+    bind_resp. The switch sends the receipts it owes the tenant right away, so they often
+    share that read: dropped, those deliver_sm went unanswered until the switch's
+    deliver_timeout (about one small benchmark run in thirty under load 'lost' 2-5 receipts
+    that way)."""
+    sock.sendall(encode_pdu(BindTransceiver(system_id=system_id, password=password, sequence_number=1)))
     while True:
-        data = await stream.receive_some(READ_SIZE)
-        events = session.receive_data(data, trio.current_time())
-        for position, event in enumerate(events):
-            if isinstance(event, (BindFailed, Closed, ProtocolFatal)):
-                raise RuntimeError(f"bind failed: {event!r}")
-            if isinstance(event, Bound):
-                return events[position + 1 :]
+        data = sock.recv(READ_SIZE)
+        if not data:
+            raise RuntimeError("bind failed: the switch closed the connection")
+        frames = framer.feed(data)
+        for position, frame in enumerate(frames):
+            _, command_id, status, _ = wire.HEADER.unpack_from(frame)
+            if command_id == _BIND_TRX_RESP or command_id == wire.GENERIC_NACK:
+                if status != _ROK:
+                    raise RuntimeError(f"bind failed: command_status 0x{status:08x}")
+                return frames[position + 1 :]
+            raise RuntimeError(f"bind failed: command_id 0x{command_id:08x} before bind_resp")
+
+
+class _Bind:
+    """One transceiver bind: its socket, what it has in flight and what it sends next."""
+
+    def __init__(self, client: LoadClient, index: int, sock: socket.socket, framer: Framer) -> None:
+        p = client.p
+        self.client = client
+        self.index = index
+        self.sock = sock
+        self.framer = framer
+        self.window = int(p["window"])
+        self.dest_base = int(p["destination_base"]) + index * 1000
+        self.paced = bool(p["rate"])
+        self.allowance = 0.0  # submits this (rate-limited) bind may still send now
+        self.pending: list[tuple[int, int, bytes]] = []  # parts of a concatenated message not yet sent
+        self.in_flight: dict[int, float] = {}  # sequence number -> monotonic send time
+        self.out: list[bytes] = []  # octets for the next send
+        self.backlog = b""  # what the socket did not take: sent when it is writable
+        self.sequence = 1  # the bind_transceiver's
+        self.reading = True
+        self.unbound = False
+        stuck = p["stop_reading_after"]
+        self.stop_reading_at = (time.monotonic() + stuck) if (index == 0 and stuck >= 0) else math.inf
+
+    def next_sequence(self) -> int:
+        self.sequence = self.sequence + 1 if self.sequence < SEQUENCE_NUMBER_MAX else 1
+        return self.sequence
+
+    def fill(self, builder: wire.SubmitSmBuilder) -> None:
+        """Top the window up with submit_sm (within the allowance when rate-limited)."""
+        if self.unbound:
+            return
+        free = self.window - len(self.in_flight)
+        if self.paced:
+            free = min(free, int(self.allowance))
+        if free <= 0:
+            return
+        client = self.client
+        c = client.c
+        pending = self.pending
+        in_flight = self.in_flight
+        out = self.out
+        sent = 0
+        now = time.monotonic()
+        while sent < free:
+            if not pending:
+                if client.take(1) == 0:
+                    break
+                pending.extend(client.next_message())
+            esm, dc, sm = pending.pop(0)
+            seq = self.next_sequence()
+            out.append(builder.build(seq, b"%d" % (self.dest_base + client.counter % 1000), esm, dc, sm))
+            in_flight[seq] = now
+            sent += 1
+        if sent:
+            c.sent += sent
+            if now < c.first_send:
+                c.first_send = now
+            if self.paced:
+                self.allowance -= sent
+
+    def on_frames(self, frames: list[bytes], now: float) -> None:
+        """Count what came in and queue the answers."""
+        c = self.client.c
+        in_flight = self.in_flight
+        out = self.out
+        unpack_header = wire.HEADER.unpack_from
+        for frame in frames:
+            _, command_id, status, seq = unpack_header(frame)
+            if command_id == _SUBMIT_SM_RESP or command_id == wire.GENERIC_NACK:
+                started = in_flight.pop(seq, None)
+                if started is None:
+                    continue  # a generic_nack of something else (sequence 0: unreadable)
+                if status == _ROK and command_id == _SUBMIT_SM_RESP:
+                    c.accepted += 1
+                    c.sent_at[wire.message_id(frame)] = started
+                    c.resp_latency.append(now - started)
+                    c.last_resp = now
+                else:
+                    c.refused[status] = c.refused.get(status, 0) + 1
+            elif command_id == _DELIVER_SM:
+                rid = wire.receipted_message_id(frame)
+                if rid is not None:
+                    c.receipts += 1
+                    c.receipt_ids.append(rid)
+                    c.receipt_at.append(now)
+                    if now < c.first_receipt:
+                        c.first_receipt = now
+                    c.last_receipt = now
+                else:
+                    c.unexpected += 1
+                out.append(wire.deliver_sm_resp(seq))
+            elif command_id == wire.ENQUIRE_LINK:
+                out.append(wire.response(wire.ENQUIRE_LINK_RESP, seq))
+            elif command_id == wire.UNBIND:
+                out.append(wire.response(wire.UNBIND_RESP, seq))
+                self.unbound = True
+            elif command_id == wire.UNBIND_RESP:
+                self.unbound = True
+            elif not command_id & wire.RESPONSE_BIT:
+                out.append(wire.unsupported(seq))
+
+    def flush(self) -> bool:
+        """Send what is queued; True if the socket took all of it (else the rest waits in
+        `backlog` until the socket is writable)."""
+        if self.out:
+            data = self.backlog + b"".join(self.out) if self.backlog else b"".join(self.out)
+            self.out.clear()
+        elif self.backlog:
+            data = self.backlog
+        else:
+            return True
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        self.backlog = data[sent:]
+        return not self.backlog
 
 
 class LoadClient:
-    def __init__(self, params: dict[str, Any]) -> None:
+    """N binds on one epoll loop (selectors), no async framework: per wake-up trio's
+    scheduler cost the client more than the SMPP work itself at moderate rates (at 3,000
+    submits/s the trio client used 65 µs per message, the daemon's cores)."""
+
+    def __init__(self, params: dict[str, Any], control_fd: int = 0) -> None:
         self.p = {**DEFAULTS, **params}
+        self._control_fd = control_fd  # "stop" (or EOF) here ends the run
         self.c = Counters()
-        self.stop = trio.Event()
-        self.submit_over = trio.Event()
+        self.stopping = False
+        self.submit_over = False
         self._rng = random.Random(self.p["seed"])
         mix = self.p["mix"]
         self._kinds = list(mix)
         self._weights = [float(mix[k]) for k in self._kinds]
         self._budget = int(self.p["messages"]) if self.p["messages"] else -1
         self._deadline = math.inf
-        self._counter = int(self.p["client_index"]) * 100_000_000
-        self._binds_finished = 0
-        self._paced: list[_Paced] = []  # rate-limited binds, topped up by the one pacer task
+        self.counter = int(self.p["client_index"]) * 100_000_000
+        self._builder = wire.SubmitSmBuilder("BENCH")
+        self._binds: list[_Bind] = []
+        self._selector = selectors.DefaultSelector()
+        self._control = b""
 
     # ------------------------------------------------------------ messages
 
-    def _next_message(self) -> list[tuple[int, int, bytes]]:
+    def next_message(self) -> list[tuple[int, int, bytes]]:
         """(esm_class, data_coding, short_message) for the next message's submit_sm."""
-        self._counter += 1
-        n = self._counter
+        self.counter += 1
+        n = self.counter
         kind = self._kinds[0] if len(self._kinds) == 1 else self._rng.choices(self._kinds, self._weights)[0]
         if kind == "gsm":
             return [(0, 0, _gsm(n))]
@@ -173,221 +284,182 @@ class LoadClient:
             return [(ESM_CLASS_UDHI, 0, part) for part in _concat_parts(n)]
         raise ValueError(f"unknown message kind {kind!r}")
 
-    def _take(self, wanted: int) -> int:
+    def take(self, wanted: int) -> int:
         """How many more submits may start now (budget and duration), at most `wanted`."""
-        if self.submit_over.is_set():
+        if self.submit_over:
             return 0
         if time.monotonic() >= self._deadline:
-            self.submit_over.set()
+            self.submit_over = True
             return 0
         if self._budget < 0:
             return wanted
         n = min(wanted, self._budget)
         self._budget -= n
         if self._budget == 0:
-            self.submit_over.set()
+            self.submit_over = True
         return n
 
-    # ------------------------------------------------------------ one bind
+    # ------------------------------------------------------------ the loop
 
-    async def _bind(self, index: int) -> None:
+    def run(self) -> None:
         p = self.p
-        c = self.c
-        stream = await trio.open_tcp_stream(p["host"], p["port"])  # trio sets TCP_NODELAY
-        session = Session(Role.ESME, window=int(p["window"]), response_timeout=3600.0, enquire_link_interval=None)
-        early = await bind_transceiver(stream, session, p["system_id"], p["password"])
-        pending: list[tuple[int, int, bytes]] = []  # parts of a concatenated message not yet sent
-        dest_base = int(p["destination_base"]) + index * 1000
-        sent_at = c.sent_at
-        resp_latency = c.resp_latency
-        receipt_ids = c.receipt_ids
-        receipt_at = c.receipt_at
-        refused = c.refused
-        monotonic = time.monotonic
-        send_lock = trio.Lock()
-        stop_reading_at = (monotonic() + p["stop_reading_after"]) if (index == 0 and p["stop_reading_after"] >= 0) else math.inf
-        # seq -> monotonic send time
-        in_flight: dict[int, float] = {}
-
-        def fill() -> None:
-            free = session.window_free
-            if free <= 0:
-                return
-            if paced is not None:  # rate-limited
-                free = min(free, int(paced.allowance))
-            while free > 0:
-                if not pending:
-                    if self._take(1) == 0:
-                        return
-                    pending.extend(self._next_message())
-                esm, dc, sm = pending.pop(0)
-                n = self._counter
-                pdu = SubmitSm(
-                    source_addr="BENCH", source_addr_ton=5, source_addr_npi=0,
-                    destination_addr=str(dest_base + n % 1000), dest_addr_ton=1, dest_addr_npi=1,
-                    esm_class=esm, registered_delivery=1, data_coding=dc, short_message=sm,
-                )  # fmt: skip
-                now = monotonic()
-                seq = session.send_request(pdu, now)
-                in_flight[seq] = now
-                c.sent += 1
-                if now < c.first_send:
-                    c.first_send = now
-                if paced is not None:
-                    paced.allowance -= 1
-                free -= 1
-
-        async def flush() -> None:
-            await flush_session(session, stream, send_lock)
-
-        async def reader(nursery: trio.Nursery) -> None:
-            events, now = early, monotonic()
-            while True:
-                for event in events:
-                    kind = type(event)
-                    if kind is ResponseReceived:
-                        response = event.response  # type: ignore[attr-defined]
-                        if response.command_id != _SUBMIT_SM_RESP:
-                            continue
-                        started = in_flight.pop(event.request.sequence_number, now)  # type: ignore[attr-defined]
-                        status = response.command_status
-                        if status == _ROK:
-                            c.accepted += 1
-                            sent_at[response.message_id] = started
-                            resp_latency.append(now - started)
-                            c.last_resp = now
-                        else:
-                            refused[status] = refused.get(status, 0) + 1
-                    elif kind is RequestReceived:
-                        pdu = event.pdu  # type: ignore[attr-defined]
-                        if pdu.command_id == _DELIVER_SM:
-                            rid = pdu.tlvs.get(_RECEIPTED)
-                            if rid is not None:
-                                c.receipts += 1
-                                receipt_ids.append(rid)
-                                receipt_at.append(now)
-                                if now < c.first_receipt:
-                                    c.first_receipt = now
-                                c.last_receipt = now
-                            else:
-                                c.unexpected += 1
-                        session.send_response(pdu, make_response(pdu))
-                    elif kind is UnbindRequested:
-                        session.send_response(event.pdu, make_response(event.pdu))  # type: ignore[attr-defined]
-                    elif kind is Unbound or kind is Closed or kind is ProtocolFatal:
-                        await flush()
-                        nursery.cancel_scope.cancel()
-                        return
-                if paced is None:
-                    fill()
-                await flush()
-                if monotonic() >= stop_reading_at:
-                    await self.stop.wait()
-                    return
-                data = await stream.receive_some(READ_SIZE)
-                now = monotonic()
-                events = session.receive_data(data, now)
-
-        paced = _Paced(fill, flush, pending) if p["rate"] else None
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(reader, nursery)
-                if paced is not None:
-                    self._paced.append(paced)
-                else:
-                    fill()
-                    await flush()
-                await self.stop.wait()
-                try:
-                    session.send_request(Unbind(), trio.current_time())
-                    await flush()
-                except Exception:  # noqa: BLE001 - the daemon may be gone already
-                    pass
-                with trio.move_on_after(2):
-                    while session.is_bound:
-                        await trio.sleep(0.01)
-                nursery.cancel_scope.cancel()
-        finally:
-            if paced is not None and paced in self._paced:
-                self._paced.remove(paced)
-            with trio.move_on_after(1):
-                await stream.aclose()
-
-    # ------------------------------------------------------------ process
-
-    async def run(self) -> None:
-        p = self.p
-        if p["duration"]:
-            self._deadline = time.monotonic() + float(p["duration"])
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._control)
-                nursery.start_soon(self._progress)
-                if p["rate"]:
-                    nursery.start_soon(self._guard, self._pacer)
-                async with trio.open_nursery() as binds:
-                    for index in range(int(p["binds"])):
-                        binds.start_soon(self._guard, self._bind, index)
-                nursery.cancel_scope.cancel()
-        finally:
-            self._report_progress()
-
-    async def _pacer(self) -> None:
-        """Every PACER_TICK, top up each bound bind's allowance, fill its window and send.
-
-        One task for every bind of the process: a timer per bind woke the process once per
-        bind per tick (8 binds: 4,000 wake-ups/s), CPU taken from the daemon it measures.
-        The binds are flushed in turn, so one whose socket is full would hold up the others'
-        sends; a bind never has more than its window of submit_sm unanswered, which fits
-        the loopback socket buffers, so only a daemon that stopped reading could do that."""
-        rate = float(self.p["rate"]) / int(self.p["binds"])
-        burst = max(2.0, rate * 0.02)  # <= 20 ms of burst
-        monotonic = time.monotonic
-        last = monotonic()
-        while True:
-            await trio.sleep(PACER_TICK)
-            paced = self._paced
-            if self.submit_over.is_set() and not any(b.pending for b in paced):
-                return
-            now = monotonic()
-            credit = (now - last) * rate
-            last = now
-            for bind in paced:
-                bind.allowance = min(bind.allowance + credit, burst)
-                bind.fill()
-            for bind in paced:
-                await bind.flush()
-
-    async def _guard(self, fn: Any, *args: Any) -> None:
-        try:
-            await fn(*args)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, RuntimeError) as exc:
+            self._connect()
+            if p["duration"]:
+                self._deadline = time.monotonic() + float(p["duration"])
+            self._loop()
+            self._unbind()
+        except (OSError, RuntimeError, ValueError) as exc:
             self.c.errors.append(f"{type(exc).__name__}: {exc}")
-            self.stop.set()
-
-    async def _control(self) -> None:
-        """A line "stop" (or EOF) on stdin ends the run."""
-        stdin = trio.lowlevel.FdStream(os.dup(0))
-        buffer = b""
-        async with stdin:
-            while b"stop" not in buffer:
-                data = await stdin.receive_some(1024)
-                if not data:
-                    break
-                buffer += data
-        self.stop.set()
-
-    async def _progress(self) -> None:
-        while True:
-            if time.monotonic() >= self._deadline:
-                self.submit_over.set()  # also when every window is full and nobody asks _take
+        finally:
+            for bind in self._binds:
+                bind.sock.close()
             self._report_progress()
-            await trio.sleep(float(self.p["progress_interval"]))
+
+    def _connect(self) -> None:
+        p = self.p
+        selector = self._selector
+        selector.register(self._control_fd, selectors.EVENT_READ, None)
+        for index in range(int(p["binds"])):
+            sock = socket.create_connection((p["host"], p["port"]), timeout=10)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            framer = Framer()
+            early = bind_transceiver(sock, framer, p["system_id"], p["password"])
+            sock.setblocking(False)
+            bind = _Bind(self, index, sock, framer)
+            self._binds.append(bind)
+            selector.register(sock, selectors.EVENT_READ, bind)
+            bind.on_frames(early, time.monotonic())
+
+    def _loop(self) -> None:
+        """Until "stop": read, answer, refill, send; top the paced binds up every tick."""
+        p = self.p
+        binds = self._binds
+        builder = self._builder
+        select = self._selector.select
+        monotonic = time.monotonic
+        paced = bool(p["rate"])
+        rate = float(p["rate"]) / max(1, len(binds))
+        burst = max(2.0, rate * 0.02)  # <= 20 ms of burst
+        interval = float(p["progress_interval"])
+        now = monotonic()
+        next_tick = now + PACER_TICK if paced else math.inf
+        next_progress = now
+        last_tick = now
+        if not paced:
+            for bind in binds:
+                bind.fill(builder)
+                self._send(bind)
+        while not self.stopping:
+            now = monotonic()
+            if now >= next_progress:
+                if now >= self._deadline:
+                    self.submit_over = True  # also when every window is full and nobody asks take()
+                self._report_progress()
+                next_progress = now + interval
+            if now >= next_tick:
+                credit = (now - last_tick) * rate
+                last_tick = now
+                for bind in binds:
+                    bind.allowance = min(bind.allowance + credit, burst)
+                    bind.fill(builder)
+                    self._send(bind)
+                next_tick = now + PACER_TICK
+            for key, mask in select(max(0.0, min(next_tick, next_progress) - now)):
+                bind = key.data
+                if bind is None:
+                    self._read_control()
+                    continue
+                if mask & selectors.EVENT_WRITE:
+                    self._send(bind)
+                if mask & selectors.EVENT_READ:
+                    self._read(bind, paced)
+
+    def _read(self, bind: _Bind, paced: bool) -> None:
+        try:
+            data = bind.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not data:
+            self.c.errors.append(f"bind {bind.index}: the switch closed the connection")
+            self._retire(bind)
+            return
+        bind.on_frames(bind.framer.feed(data), time.monotonic())
+        if bind.unbound:  # the switch unbound it (its unbind_resp is queued)
+            self._send(bind)
+            self._retire(bind)
+            return
+        if not paced:
+            bind.fill(self._builder)
+        self._send(bind)
+        if time.monotonic() >= bind.stop_reading_at:  # a tenant that stops reading
+            bind.reading = False
+            self._watch(bind)
+
+    def _send(self, bind: _Bind) -> None:
+        had_backlog = bool(bind.backlog)
+        if bind.flush() == had_backlog:  # became (un)blocked: watch writability accordingly
+            self._watch(bind)
+
+    def _watch(self, bind: _Bind) -> None:
+        events = (selectors.EVENT_READ if bind.reading else 0) | (selectors.EVENT_WRITE if bind.backlog else 0)
+        selector = self._selector
+        if events:
+            try:
+                selector.modify(bind.sock, events, bind)
+            except KeyError:
+                selector.register(bind.sock, events, bind)
+        else:
+            try:
+                selector.unregister(bind.sock)
+            except KeyError:
+                pass
+
+    def _read_control(self) -> None:
+        data = os.read(self._control_fd, 1024)
+        self._control += data
+        if not data or b"stop" in self._control:
+            self.stopping = True
+            self._selector.unregister(self._control_fd)
+
+    def _retire(self, bind: _Bind) -> None:
+        """A bind the switch ended: no more reads or submits on it."""
+        bind.unbound = True
+        bind.reading = False
+        self._watch(bind)
+
+    def _unbind(self) -> None:
+        """Unbind every bind and wait (at most 2 s) for the unbind_resp. A bind that stopped
+        reading (the stuck tenant) is sent its unbind but not read again: what the switch
+        queued for it was never taken, as with a real stuck application."""
+        waiting = []
+        for bind in self._binds:
+            if not bind.unbound:
+                bind.out.append(encode_pdu(Unbind(sequence_number=bind.next_sequence())))
+                self._send(bind)
+                if bind.reading:
+                    waiting.append(bind)
+        deadline = time.monotonic() + 2.0
+        while not all(b.unbound for b in waiting) and time.monotonic() < deadline:
+            for key, mask in self._selector.select(max(0.0, deadline - time.monotonic())):
+                bind = key.data
+                if mask & selectors.EVENT_WRITE:
+                    self._send(bind)
+                if mask & selectors.EVENT_READ:
+                    try:
+                        data = bind.sock.recv(READ_SIZE)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    if not data:
+                        self._retire(bind)
+                        continue
+                    bind.on_frames(bind.framer.feed(data), time.monotonic())
+                    self._send(bind)
 
     def _report_progress(self) -> None:
         c = self.c
         line = {"sent": c.sent, "accepted": c.accepted, "receipts": c.receipts,
-                "refused": sum(c.refused.values()), "done": self.submit_over.is_set(),
+                "refused": sum(c.refused.values()), "done": self.submit_over,
                 "errors": len(c.errors)}  # fmt: skip
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
@@ -413,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         params = json.load(f)
     client = LoadClient(params)
     tune_for_daemon()  # the load generator's own CPU shares the daemon's cores: see gctune
-    trio.run(client.run)
+    client.run()
     with open(args[1], "wb") as f:
         pickle.dump(client.results(), f, protocol=pickle.HIGHEST_PROTOCOL)
     return 0
