@@ -48,8 +48,9 @@ async def flush_session(session: Session, stream: trio.abc.SendStream, lock: tri
         lock.release()
 
 
-async def send_eagerly(stream: trio.abc.SendStream, data: bytes) -> None:
-    """`await stream.send_all(data)`, without yielding when the kernel takes all of it at once."""
+def offer_to_kernel(stream: trio.abc.SendStream, data: bytes) -> bytes:
+    """Write what the socket under `stream` takes now, without waiting; returns the rest
+    (all of `data` for a stream that is not a plain socket, e.g. TLS), for `send_all`."""
     if type(stream) is trio.SocketStream and data:
         try:
             sent = os.write(stream.socket.fileno(), data)  # the socket is non-blocking
@@ -57,7 +58,12 @@ async def send_eagerly(stream: trio.abc.SendStream, data: bytes) -> None:
             sent = 0
         except OSError:
             sent = 0  # closed or broken: send_all raises the matching trio error
-        if sent == len(data):
-            return
-        data = data[sent:]
-    await stream.send_all(data)
+        return data[sent:] if sent else data
+    return data
+
+
+async def send_eagerly(stream: trio.abc.SendStream, data: bytes) -> None:
+    """`await stream.send_all(data)`, without yielding when the kernel takes all of it at once."""
+    rest = offer_to_kernel(stream, data)
+    if rest:
+        await stream.send_all(rest)

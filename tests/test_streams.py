@@ -6,7 +6,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from smsswitch.streams import send_eagerly
+from smsswitch.streams import offer_to_kernel, send_eagerly
 
 
 async def socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
@@ -83,3 +83,19 @@ async def test_other_streams_use_their_own_send_all() -> None:
     left, right = trio.testing.memory_stream_pair()
     await send_eagerly(left, b"over memory")
     assert await right.receive_some() == b"over memory"
+
+
+async def test_offer_to_kernel_returns_what_the_socket_did_not_take() -> None:
+    client, server = await socket_pair()
+    async with client, server:
+        with trio.testing.assert_no_checkpoints():
+            assert offer_to_kernel(client, b"hello") == b""
+            payload = bytes(range(256)) * 40_000  # ~10 MB, nobody reading: most of it stays
+            rest = offer_to_kernel(client, payload)
+        assert 0 < len(rest) < len(payload) and payload.endswith(rest)
+        assert await receive_exactly(server, 5) == b"hello"
+
+
+async def test_offer_to_kernel_leaves_a_stream_that_is_not_a_socket_to_send_all() -> None:
+    send_stream, _ = trio.testing.memory_stream_pair()
+    assert offer_to_kernel(send_stream, b"data") == b"data"

@@ -73,7 +73,7 @@ from smsswitch.smpp.pdu import (
     UnsuccessSme,
 )
 from smsswitch.smpp.session import LocalProtocolError, Role, Session, SessionState
-from smsswitch.streams import acquire_eagerly, send_eagerly
+from smsswitch.streams import acquire_eagerly, offer_to_kernel
 
 __all__ = ["ConnectionContext", "TenantConnection"]
 
@@ -300,11 +300,13 @@ class TenantConnection:
             # Stays True if this send is cut short (cancelled, timed out, failed): the stream
             # may then hold part of a PDU and must not get another one (see _cleanup).
             self._write_cut = True
-            with trio.move_on_after(max(self.ctx.config.response_timeout, 1.0)) as scope:
-                await send_eagerly(self.stream, data)
-            if scope.cancelled_caught:
-                self._end("write_timeout")
-                return
+            rest = offer_to_kernel(self.stream, data)
+            if rest:  # the peer is slow to read (or TLS): wait, but not forever
+                with trio.move_on_after(max(self.ctx.config.response_timeout, 1.0)) as scope:
+                    await self.stream.send_all(rest)
+                if scope.cancelled_caught:
+                    self._end("write_timeout")
+                    return
             self._write_cut = False
         finally:
             lock.release()

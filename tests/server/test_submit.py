@@ -3,8 +3,11 @@ query/cancel/replace, and an smpplib client end to end."""
 
 from __future__ import annotations
 
+import socket
+
 import smpplib.client
 import smpplib.consts
+import structlog
 import trio
 
 from smsswitch.server.api import BindInfo, SubmitRequest
@@ -21,8 +24,8 @@ from smsswitch.smpp.pdu import (
     SubmitMulti,
     SubmitSm,
 )
-from tests.server.conftest import DEST, PASSWORD, make_tenant, running_server
-from tests.server.fakes import FakeSink
+from tests.server.conftest import DEST, PASSWORD, make_config, make_tenant, running_server
+from tests.server.fakes import FakeSink, RawClient
 
 
 def sms(**fields: object) -> SubmitSm:
@@ -210,3 +213,31 @@ async def test_smpplib_bind_submit_unbind() -> None:
             with trio.fail_after(2):
                 while run.server.stats()["binds"]:
                     await trio.sleep(0.01)
+
+
+async def test_a_tenant_that_stops_reading_is_cut_after_the_response_timeout() -> None:
+    """Responses nobody reads fill the socket: the server waits response_timeout (at least
+    1 s) for room, then ends the connection ("write_timeout"); other binds are untouched."""
+    frame = encode_pdu(sms(sequence_number=1))
+    with trio.fail_after(30), structlog.testing.capture_logs() as logs:
+        async with running_server(config=make_config(response_timeout=0.2), tenants=[make_tenant(window=100)]) as run:
+            sock = trio.socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+            await sock.connect(("127.0.0.1", run.port))
+            stuck = RawClient(trio.SocketStream(sock))
+            assert (await stuck.bind("acme", PASSWORD)).command_status == S.ESME_ROK
+            other = await run.bound()
+            with trio.move_on_after(20):
+                while True:  # submits (never reading a response) until the server stops reading
+                    with trio.move_on_after(3) as blocked:
+                        try:
+                            await stuck.send_bytes(frame * 1000)
+                        except trio.BrokenResourceError:
+                            break  # it already cut us off
+                    if blocked.cancelled_caught:
+                        break
+            while (await stuck.recv()) is not None:  # what was queued, then the close
+                pass
+            assert (await other.request(sms())).command_status == S.ESME_ROK
+    reasons = [e.get("reason") for e in logs if e["event"] == "unbind"]
+    assert "write_timeout" in reasons
