@@ -88,6 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
              "(with --keep), e.g. smsswitch_connector_queue_depth,smsswitch_connector_window_in_use")
     add("--rss-every", type=float, default=1.0, help="sample the daemon's RSS this often (seconds)")
     add("--keep", metavar="DIR", help="run in DIR and keep it (config, journal, logs)")
+    add("--pin", action="store_true",
+        help="the daemon's main process alone on the first CPU (its `cpus` config), everything else "
+             "(journal writer, simulator, load clients, this script) on the others")
     return ap.parse_args(argv)
 
 
@@ -240,8 +243,22 @@ class Client:
 # ---------------------------------------------------------------- the run
 
 
+def cpu_placement(args: argparse.Namespace) -> tuple[list[int], list[int]] | None:
+    """With --pin: (the main process's CPU, everyone else's), from what this script may use.
+    This script takes the second part at once, so every process it starts inherits it."""
+    if not args.pin:
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least two CPUs")
+    main, rest = cpus[:1], cpus[1:]
+    os.sched_setaffinity(0, rest)
+    return main, rest
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     mix = parse_mix(args.mix)
+    placement = cpu_placement(args)
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="smsswitch-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
@@ -273,6 +290,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             overrides["tenants"]["demo"]["deliver_timeout"] = args.deliver_timeout
         if args.commit_linger is not None:
             overrides["journal"] = {"commit_linger": args.commit_linger}
+        if placement is not None:
+            overrides["cpus"] = {"main": placement[0], "journal_writer": placement[1]}
         config = write_config(workdir, overrides)
         daemon = DaemonProcess(config, log_path=workdir / "daemon.log")
         daemon.start()
@@ -608,6 +627,7 @@ def summarise(results: list[dict[str, Any]], args: argparse.Namespace, mix: dict
             "carrier_window": args.carrier_window, "carrier_deliver_window": args.carrier_deliver_window,
             "receipt_delay": args.receipt_delay, "clients": args.clients,
             "journal": "lmdb, fsync per group commit",
+            "pinned": "main alone on the first CPU, the rest on the others" if args.pin else None,
         },  # fmt: skip
     }
 

@@ -233,6 +233,17 @@ class SimulatorConfig:
 
 
 @attrs.frozen
+class CpuConfig:
+    """CPU placement (Linux): the CPUs each of the daemon's processes may run on; empty:
+    wherever the kernel puts it. The main process is one thread doing all SMPP and routing
+    work, so a core of its own (nothing else scheduled there, caches kept warm) is worth
+    much more than its share: see the README's Performance."""
+
+    main: tuple[int, ...] = ()
+    journal_writer: tuple[int, ...] = ()
+
+
+@attrs.frozen
 class DaemonConfig:
     """Everything `smsswitch run` needs; `source` is the file it came from (for messages)."""
 
@@ -245,6 +256,7 @@ class DaemonConfig:
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig = HttpConfig()
     simulator: SimulatorConfig = SimulatorConfig()
+    cpus: CpuConfig = CpuConfig()
     # On SIGTERM: how long carrier windows may drain before we exit.
     drain_grace: float = 10.0
     node_id: int = 0

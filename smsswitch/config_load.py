@@ -297,6 +297,34 @@ SIMULATOR = Schema(
     },
     name="simulator",
 )
+def _cpu(value: int) -> int:
+    online = online_cpus()
+    if value not in online:
+        raise Invalid(f"CPU {value} is not online on this machine (online: {', '.join(map(str, sorted(online)))})")
+    return value
+
+
+def online_cpus() -> set[int]:
+    """The CPUs the kernel has online (any of them may be given to a process, unlike the
+    calling process's own affinity, which a parent may have narrowed)."""
+    try:
+        text = Path("/sys/devices/system/cpu/online").read_text().strip()
+    except OSError:
+        return set(range(os.cpu_count() or 1))
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+CPUS = Schema(
+    {
+        "main": Field(ListOf(int, check=_cpu), default=[], doc="CPUs of the main process (SMPP, routing, HTTP)"),
+        "journal_writer": Field(ListOf(int, check=_cpu), default=[], doc="CPUs of the journal writer process"),
+    },
+    name="cpus",
+)
 DAEMON = Schema(
     {
         "node_id": Field(int, default=0),
@@ -309,6 +337,7 @@ DAEMON = Schema(
         "logging": Field(LOGGING, default={}),
         "http": Field(HTTP, default={}),
         "simulator": Field(SIMULATOR, default={}),
+        "cpus": Field(CPUS, default={}),
         "drain_grace": Field(float, default=10.0, check=_non_negative),
     },
     name="config",
@@ -324,7 +353,7 @@ def load_config(path: str | os.PathLike[str]) -> c.DaemonConfig:
     previous, _base_dir = _base_dir, Path(path).resolve().parent
     try:
         raw = DAEMON.validate(doc, errors, at=Mark(path, 1, 1))
-        for section in ("server", "journal", "logging", "http", "simulator"):
+        for section in ("server", "journal", "logging", "http", "simulator", "cpus"):
             # An absent section gets its schema's defaults filled in the same way.
             if raw is not None and not hasattr(raw.get(section), "key_mark"):
                 raw[section] = DAEMON.fields[section].kind.validate(raw[section] or {}, errors, at=Mark(path, 1, 1))
@@ -456,6 +485,7 @@ def _build(path: str, raw: dict[str, Any], errors: list[ConfigError]) -> c.Daemo
             tls=c.TlsServerConfig(**raw["http"]["tls"]) if raw["http"].get("tls") else None,
         ),
         simulator=simulator,
+        cpus=c.CpuConfig(main=tuple(raw["cpus"]["main"]), journal_writer=tuple(raw["cpus"]["journal_writer"])),
         drain_grace=raw["drain_grace"],
         node_id=raw["node_id"],
         policy_file=raw["policy"],

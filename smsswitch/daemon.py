@@ -17,6 +17,7 @@ closes → exit 0. Whatever had not finished is in the journal and is replayed o
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 from functools import partial
 import sys
@@ -145,6 +146,7 @@ def _journal_config(config: DaemonConfig) -> JournalOpenConfig:
         max_batch_ops=j.commit_max_batch,
         linger=j.commit_linger,
         node=config.node_id,
+        writer_cpus=config.cpus.journal_writer,
     )
 
 
@@ -299,6 +301,8 @@ class Daemon:
         unchanged = {c.name for c in new.connectors} ^ set(self.connectors)
         if unchanged:
             log.warning("reload_connectors_need_restart", connectors=sorted(unchanged))
+        if new.cpus != self.config.cpus:
+            log.warning("reload_cpus_need_restart", running=attrs.asdict(self.config.cpus), configured=attrs.asdict(new.cpus))
         self.config = new
         self.collector.reloads["ok"] += 1
         log.info("reloaded", routes_hash=table.content_hash[:12], policy=new.policy_file, tenants=len(new.tenants),
@@ -380,6 +384,14 @@ def run_daemon(config_path: str, *, log_level: str | None = None, log_format: st
     configure_logging(
         level=log_level or logging.level, fmt=log_format or logging.format, unmask=logging.unmask, stream=stream
     )
+    if config.cpus.main:
+        # Before trio starts any thread: threads inherit the placement of the one that made them.
+        try:
+            os.sched_setaffinity(0, config.cpus.main)
+        except OSError as exc:
+            log.error("fatal", error=f"cpus.main {list(config.cpus.main)}: {exc}")
+            return 1
+        log.info("cpu_affinity", main=list(config.cpus.main), journal_writer=list(config.cpus.journal_writer))
     try:
         return trio.run(Daemon(config).main)
     except KeyboardInterrupt:

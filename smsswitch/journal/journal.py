@@ -52,6 +52,8 @@ class JournalConfig:
     node: int = 0
     #: fsync on commit. Only tests and benchmarks of the non-durable case turn this off.
     sync: bool = True
+    #: CPUs the writer process may run on (empty: any).
+    writer_cpus: tuple[int, ...] = ()
 
 
 class Journal:
@@ -89,6 +91,7 @@ class Journal:
             sync=self.config.sync,
             max_batch_ops=self.config.max_batch_ops,
             linger=self.config.linger,
+            cpus=self.config.writer_cpus,
             token=self._token,
             on_trio_done=self._requests_done,
         )

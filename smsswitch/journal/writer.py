@@ -68,12 +68,14 @@ class GroupCommitWriter:
         sync: bool = True,
         max_batch_ops: int = 2000,
         linger: float = 0.0,
+        cpus: tuple[int, ...] = (),
         token: trio.lowlevel.TrioToken,
         on_trio_done: Callable[[list[Request]], None],
     ) -> None:
         self._child_config = {
             "path": str(path), "map_size": map_size, "max_map_size": max_map_size, "sync": sync,
-            "max_batch_ops": max_batch_ops, "linger": linger, "sys_path": [p for p in sys.path if p],
+            "max_batch_ops": max_batch_ops, "linger": linger, "cpus": list(cpus),
+            "sys_path": [p for p in sys.path if p],
         }  # fmt: skip
         #: The journal's trio loop: every request comes from it, every answer goes back to it.
         self._token = token

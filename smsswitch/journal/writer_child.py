@@ -43,6 +43,8 @@ def main() -> int:
     out = sys.stdout.buffer.fileno()
     packer = msgpack.Packer(use_bin_type=True, default=repr)  # a custom op's odd result: its repr
     try:
+        if config.get("cpus"):
+            os.sched_setaffinity(0, config["cpus"])  # the daemon's `cpus.journal_writer`
         from smsswitch.journal.committer import BatchCommitter
         from smsswitch.journal.gate import MapGate
         from smsswitch.journal.store import Store, open_env

@@ -95,3 +95,16 @@ def test_pair_runs_the_other_revisions_daemon() -> None:
     assert out["summary"]["end_to_end_per_s"]["median_ratio"] is not None
     worktrees = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout
     assert "smsswitch-pair-" not in worktrees  # removed again
+
+
+@pytest.mark.skipif(len(__import__("os").sched_getaffinity(0)) < 2, reason="--pin needs two CPUs")
+def test_pin_gives_the_daemon_its_cpus_config(tmp_path: Path) -> None:
+    keep = tmp_path / "run"
+    out = run_bench(
+        "--messages", "100", "--binds", "1", "--window", "10", "--receipt-delay", "0.01",
+        "--carrier-sessions", "1", "--pin", "--keep", str(keep),
+    )  # fmt: skip
+    assert out["lost"] == 0 and out["receipt_completeness"] == 1.0 and out["params"]["pinned"]
+    events = [json.loads(line) for line in (keep / "daemon.log").read_text().splitlines() if line.startswith("{")]
+    (placed,) = [e for e in events if e["event"] == "cpu_affinity"]
+    assert len(placed["main"]) == 1 and placed["main"][0] not in placed["journal_writer"]

@@ -121,3 +121,26 @@ def test_failover_on_takes_status_names_and_numbers(tmp_path: Path) -> None:
     text = str(info.value)
     assert f"{path}:7:" in text and "'ESME_NOPE' is neither a command_status name" in text
     assert "command_status is 1..0xFFFFFFFF, got 0" in text
+
+
+def test_cpus_default_to_anywhere_and_name_the_ones_given(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "routes: routes.yaml\n")).cpus.main == ()
+    config = load_config(write(tmp_path, "routes: routes.yaml\ncpus: {main: [0], journal_writer: 0}\n"))
+    assert (config.cpus.main, config.cpus.journal_writer) == ((0,), (0,))
+
+
+def test_a_cpu_this_machine_does_not_offer_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "routes: routes.yaml\ncpus:\n  main: [0]\n  journal_writer: [4095]\n")
+    with pytest.raises(ConfigErrors) as info:
+        load_config(path)
+    assert f"{path}:4:" in str(info.value) and "CPU 4095 is not online on this machine" in str(info.value)
+
+
+def test_online_cpus_reads_the_kernel_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smsswitch import config_load
+
+    online = tmp_path / "online"
+    online.write_text("0-2,5,7-8\n")
+    real_path = config_load.Path
+    monkeypatch.setattr(config_load, "Path", lambda p: online if p == "/sys/devices/system/cpu/online" else real_path(p))
+    assert config_load.online_cpus() == {0, 1, 2, 5, 7, 8}

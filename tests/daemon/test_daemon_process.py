@@ -3,6 +3,7 @@
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,34 @@ def test_check_config_reports_broken_files(tmp_path: Path) -> None:
     assert f"{config}:" in bad.stderr and "unknown key 'drain_grase'" in bad.stderr and "did you mean 'drain_grace'" in bad.stderr
     run = subprocess.run([sys.executable, "-m", "smsswitch.cli", "run", "--config", str(config)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 1 and "drain_grase" in run.stderr
+
+
+def _allowed_cpus(pid: int, tid: int | None = None) -> str:
+    status = Path(f"/proc/{pid}/task/{tid}/status" if tid else f"/proc/{pid}/status").read_text()
+    return next(line.split(":", 1)[1].strip() for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
+
+
+@pytest.mark.skipif(len(__import__("os").sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_cpu_placement_of_the_main_process_and_the_journal_writer(tmp_path: Path) -> None:
+    import os
+
+    first, second = sorted(os.sched_getaffinity(0))[:2]
+    config = write_config(tmp_path, {"cpus": {"main": [first], "journal_writer": [second]}})
+    with DaemonProcess(config) as daemon:
+        daemon.start()
+        ids, receipted = trio.run(submit_and_collect, daemon.smpp_port, 2)
+        assert sorted(ids) == sorted(receipted)
+        assert daemon.process is not None
+        main = daemon.process.pid
+        threads = os.listdir(f"/proc/{main}/task")
+        assert len(threads) >= 2  # trio's and the journal's threads too
+        assert {_allowed_cpus(main, int(tid)) for tid in threads} == {str(first)}
+        (writer,) = daemon.writer_pids()
+        assert _allowed_cpus(writer) == str(second)
+        os.kill(writer, signal.SIGKILL)  # the writer that replaces it goes to the same place
+        deadline = time.monotonic() + 20
+        while daemon.metric("smsswitch_journal_writer_restarts_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)  # until the new writer has opened the journal (and placed itself)
+        (new_writer,) = daemon.writer_pids()
+        assert new_writer != writer and _allowed_cpus(new_writer) == str(second)
+        assert daemon.stop() == 0
