@@ -297,6 +297,8 @@ SIMULATOR = Schema(
     },
     name="simulator",
 )
+
+
 def _cpu(value: int) -> int:
     online = online_cpus()
     if value not in online:

@@ -42,8 +42,6 @@ from smsswitch.smpp.constants import ESM_CLASS_UDHI, SEQUENCE_NUMBER_MAX, Comman
 from smsswitch.smpp.framer import Framer
 from smsswitch.smpp.pdu import BindTransceiver, Unbind
 
-_SUBMIT_SM_RESP = wire.SUBMIT_SM_RESP
-_DELIVER_SM = wire.DELIVER_SM
 _BIND_TRX_RESP = int(CommandId.BIND_TRANSCEIVER_RESP)
 _ROK = int(CommandStatus.ESME_ROK)
 READ_SIZE = 256 * 1024
@@ -195,18 +193,18 @@ class _Bind:
         unpack_header = wire.HEADER.unpack_from
         for frame in frames:
             _, command_id, status, seq = unpack_header(frame)
-            if command_id == _SUBMIT_SM_RESP or command_id == wire.GENERIC_NACK:
+            if command_id == wire.SUBMIT_SM_RESP or command_id == wire.GENERIC_NACK:
                 started = in_flight.pop(seq, None)
                 if started is None:
                     continue  # a generic_nack of something else (sequence 0: unreadable)
-                if status == _ROK and command_id == _SUBMIT_SM_RESP:
+                if status == _ROK and command_id == wire.SUBMIT_SM_RESP:
                     c.accepted += 1
                     c.sent_at[wire.message_id(frame)] = started
                     c.resp_latency.append(now - started)
                     c.last_resp = now
                 else:
                     c.refused[status] = c.refused.get(status, 0) + 1
-            elif command_id == _DELIVER_SM:
+            elif command_id == wire.DELIVER_SM:
                 rid = wire.receipted_message_id(frame)
                 if rid is not None:
                     c.receipts += 1

@@ -60,12 +60,12 @@ def response(command_id: int, sequence: int, body: bytes = b"", status: int = 0)
 
 def deliver_sm_resp(sequence: int) -> bytes:
     """deliver_sm_resp ESME_ROK: its message_id is unused and NULL (SMPP 3.4, 4.6.2)."""
-    return HEADER.pack(17, DELIVER_SM_RESP, 0, sequence) + b"\0"
+    return response(DELIVER_SM_RESP, sequence, b"\0")
 
 
 def unsupported(sequence: int) -> bytes:
     """generic_nack ESME_RINVCMDID: what the client answers a request it does not serve."""
-    return HEADER.pack(16, GENERIC_NACK, _RINVCMDID, sequence)
+    return response(GENERIC_NACK, sequence, status=_RINVCMDID)
 
 
 def message_id(frame: bytes) -> str:
