@@ -32,7 +32,7 @@ from smsswitch import __version__
 from smsswitch.carrier.connector import Connector
 from smsswitch.carrier.simulator import CarrierSimulator
 from smsswitch.config import DaemonConfig
-from smsswitch.config_load import load_config
+from smsswitch.config_load import load_config, online_cpus
 from smsswitch.core.switch import Switch
 from smsswitch.gctune import tune_for_daemon
 from smsswitch.http.api import EdgeServices, RestApi
@@ -146,7 +146,9 @@ def _journal_config(config: DaemonConfig) -> JournalOpenConfig:
         max_batch_ops=j.commit_max_batch,
         linger=j.commit_linger,
         node=config.node_id,
-        writer_cpus=config.cpus.journal_writer,
+        # The writer is spawned by the main process and would inherit its placement: with only
+        # `cpus.main` given it must be let out to every CPU ("empty: anywhere"), not share main's.
+        writer_cpus=config.cpus.journal_writer or (tuple(sorted(online_cpus())) if config.cpus.main else ()),
     )
 
 

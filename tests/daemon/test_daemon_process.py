@@ -186,3 +186,19 @@ def test_cpu_placement_of_the_main_process_and_the_journal_writer(tmp_path: Path
         (new_writer,) = daemon.writer_pids()
         assert new_writer != writer and _allowed_cpus(new_writer) == str(second)
         assert daemon.stop() == 0
+
+
+@pytest.mark.skipif(len(__import__("os").sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_with_only_the_main_process_placed_the_writer_is_not_confined_with_it(tmp_path: Path) -> None:
+    import os
+
+    from smsswitch.config_load import online_cpus
+
+    first = min(os.sched_getaffinity(0))
+    with DaemonProcess(write_config(tmp_path, {"cpus": {"main": [first]}})) as daemon:
+        daemon.start()
+        (writer,) = daemon.writer_pids()
+        allowed = _allowed_cpus(writer)
+        assert allowed != str(first)  # it used to inherit main's single CPU
+        assert os.sched_getaffinity(writer) == online_cpus() & os.sched_getaffinity(0)
+        assert daemon.stop() == 0
